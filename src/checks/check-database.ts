@@ -1,0 +1,74 @@
+import pg from 'pg';
+import type { CheckDatabase } from '../interfaces.ts';
+import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+
+/**
+ * Sessions a check uses on the restored database: each one a READ ONLY
+ * transaction with `statement_timeout` set to the check's timeout, so a check
+ * can neither change what it verifies nor run for ever. `close()` ends every
+ * session, which is also how a check that overran its timeout is stopped.
+ */
+
+const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
+
+/** A `timestamp without time zone` is read as UTC: the node default (local time) depends on where firedrill runs. */
+const defaultParser = pg.types.getTypeParser as (oid: number, format: string) => (text: string) => unknown;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === TIMESTAMP_WITHOUT_TIME_ZONE
+      ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`)
+      : defaultParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+export class ReadOnlyDatabase implements CheckDatabase {
+  readonly #connection: PostgresConnection;
+  readonly #statementTimeoutMs: number;
+  readonly #clients: pg.Client[] = [];
+  #primary: Promise<pg.Client> | undefined;
+  #closed = false;
+
+  constructor(connection: PostgresConnection, statementTimeoutMs: number) {
+    this.#connection = connection;
+    this.#statementTimeoutMs = statementTimeoutMs;
+  }
+
+  async query(sql: string) {
+    this.#primary ??= this.#open();
+    return runQuery(await this.#primary, sql);
+  }
+
+  async parallel<T>(sessions: number, work: (queries: CheckDatabase[]) => Promise<T>): Promise<T> {
+    const others = await Promise.all(Array.from({ length: Math.max(0, sessions - 1) }, () => this.#open()));
+    const views: CheckDatabase[] = [this, ...others.map((client) => sessionView(client, this))];
+    return work(views);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#clients.map((client) => client.end().catch(() => undefined)));
+  }
+
+  async #open(): Promise<pg.Client> {
+    if (this.#closed) throw new Error('the check\'s sessions were closed (timeout or abort)');
+    const client = new pg.Client({ ...clientConfig(this.#connection), types });
+    client.on('error', () => undefined);
+    this.#clients.push(client);
+    await client.connect();
+    await client.query('begin transaction read only');
+    await client.query(`set local statement_timeout = ${Math.max(1, Math.round(this.#statementTimeoutMs))}`);
+    return client;
+  }
+}
+
+function sessionView(client: pg.Client, owner: ReadOnlyDatabase): CheckDatabase {
+  return {
+    query: (sql) => runQuery(client, sql),
+    parallel: (sessions, work) => owner.parallel(sessions, work),
+  };
+}
+
+async function runQuery(client: pg.Client, sql: string) {
+  // The extended protocol takes exactly one statement: a check cannot slip in a `commit; ...`.
+  const result = await client.query({ text: sql, queryMode: 'extended' } as pg.QueryConfig);
+  return { rows: result.rows as Record<string, unknown>[], fields: result.fields.map((field) => ({ name: field.name })) };
+}

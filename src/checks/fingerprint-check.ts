@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { Check, CheckContext, CheckOutcome } from '../interfaces.ts';
+import { commonCheckFields } from './check-fields.ts';
+import { postgresMetadata } from '../engines/postgres/postgres-engine.ts';
+import { captureInventory, countRowsExactly, looseTableName } from '../engines/postgres/fingerprint.ts';
+import { compareFingerprints, summarizeDifferences, type Tolerance } from '../engines/postgres/fingerprint-compare.ts';
+
+const toleranceSchema = z
+  .union([z.int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, { error: 'expected a number of rows or a percentage like "1%"' })])
+  .transform((value): Tolerance => (typeof value === 'number' ? { rows: value } : { fraction: Number(value.slice(0, -1)) / 100 }));
+
+export const fingerprintCheckSchema = z
+  .strictObject({
+    type: z.literal('fingerprint').describe("Compares the restored database with the source's fingerprint in the manifest."),
+    ...commonCheckFields('10m'),
+    tolerance: toleranceSchema.prefault(0).describe('How far an exactly counted table may differ: rows (5) or a percentage ("1%"). (Default: 0)'),
+    estimateTolerance: toleranceSchema
+      .prefault('10%')
+      .describe("How far a table may differ from the source planner's estimate, for tables estimated at backup time. (Default: 10%)"),
+    rowCounts: z.boolean().default(true).describe('Compare row counts. (Default: true)'),
+    schema: z.boolean().default(true).describe('Compare the schema inventory. (Default: true)'),
+    ignore: z
+      .array(z.string())
+      .default([])
+      .describe('Tables (with their columns, constraints, indexes) or other objects to leave out, e.g. public.audit_log.'),
+    jobs: z.int().min(1).optional().describe('Sessions that count rows in parallel. (Default: restore.jobs)'),
+  })
+  .describe('Row counts and schema inventory of the restore, against those taken in the dump\'s snapshot.');
+
+export type FingerprintCheckConfig = z.output<typeof fingerprintCheckSchema>;
+
+export class FingerprintCheck implements Check {
+  readonly type = 'fingerprint';
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly #config: FingerprintCheckConfig;
+  readonly #jobs: number;
+
+  constructor(config: FingerprintCheckConfig, defaults: { jobs: number }) {
+    this.#config = config;
+    this.name = config.name ?? config.type;
+    this.timeoutMs = config.timeout;
+    this.#jobs = config.jobs ?? defaults.jobs;
+  }
+
+  async run(context: CheckContext): Promise<CheckOutcome> {
+    const source = postgresMetadata(context.target).fingerprint;
+    const inventory = await captureInventory(async (sql) => (await context.database.query(sql)).rows);
+    const restoredTables = new Set(inventory.tables.concat(inventory.materializedViews));
+    const toCount = this.#config.rowCounts ? Object.keys(source.rowCounts).filter((table) => restoredTables.has(table)) : [];
+    const rowCounts = await context.database.parallel(Math.min(this.#jobs, Math.max(1, toCount.length)), (sessions) =>
+      countRowsExactly(
+        sessions.map((session) => async (sql) => (await session.query(sql)).rows),
+        toCount,
+      ),
+    );
+    const differences = compareFingerprints(source, { inventory, rowCounts }, {
+      tolerance: this.#config.tolerance,
+      estimateTolerance: this.#config.estimateTolerance,
+      rowCounts: this.#config.rowCounts,
+      schema: this.#config.schema,
+      ignore: this.#config.ignore.map(looseTableName),
+    });
+    const compared = `${Object.keys(source.rowCounts).length} tables' row counts and ${countInventory(source.inventory)} schema objects`;
+    const details = { differences: differences.length, tablesCompared: toCount.length };
+    if (differences.length === 0) return { status: 'passed', message: `matches the source snapshot (${compared})`, details };
+    return { status: 'failed', message: summarizeDifferences(differences), details: { ...details, firstDifferences: differences.slice(0, 20) } };
+  }
+}
+
+function countInventory(inventory: Record<string, unknown>): number {
+  return Object.values(inventory).reduce<number>((sum, items) => sum + (Array.isArray(items) ? items.length : 0), 0);
+}

@@ -1,0 +1,119 @@
+import { Command, CommanderError, Option } from 'commander';
+import { FIREDRILL_VERSION } from '../version.ts';
+import { ConfigError, FiredrillError, errorMessage } from '../errors.ts';
+import { LOG_LEVELS } from '../logger.ts';
+import { DEFAULT_CONFIG_PATH, DEFAULT_DRILLS_DIRECTORY } from '../config/load.ts';
+import { processOutput, type Output } from './output.ts';
+import { EXIT } from './exit-codes.ts';
+import type { GlobalOptions } from './session.ts';
+import { runCommand, type RunFlags } from './commands/run.ts';
+import { validateCommand } from './commands/validate.ts';
+import { listCommand } from './commands/list.ts';
+import { backupsCommand } from './commands/backups.ts';
+import { demoCommand } from './commands/demo.ts';
+import { schemaCommand } from './commands/schema.ts';
+
+/**
+ * The command line: parses arguments, calls the library, prints, and exits.
+ * The only place that writes for humans or calls process.exit. Exit codes:
+ * 0 all passed, 1 a drill failed, 2 config, usage or infrastructure error.
+ */
+
+export async function main(argv: string[], output: Output = processOutput): Promise<number> {
+  const abort = new AbortController();
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) {
+      output.err(`firedrill: ${signal} again; exiting without waiting for cleanup (run firedrill again later to reap leftovers)`);
+      process.exit(EXIT.ERROR);
+    }
+    output.err(`firedrill: ${signal} received; stopping and cleaning up (send it again to exit at once)`);
+    abort.abort(`stopped by ${signal}`);
+  };
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
+
+  let exitCode: number = EXIT.PASSED;
+  const program = new Command('firedrill')
+    .description('Backup and disaster-recovery drills: back up, restore into a throwaway sandbox, verify, and measure RTO and RPO.')
+    .version(FIREDRILL_VERSION)
+    .option('--config <file>', `runner config (default: ${DEFAULT_CONFIG_PATH}; embedded defaults when absent)`)
+    .option('--drills <dir>', `directory of drill files (default: ${DEFAULT_DRILLS_DIRECTORY})`)
+    .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(LOG_LEVELS))
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => output.out(text.trimEnd()), writeErr: (text) => output.err(text.trimEnd()) })
+    .showHelpAfterError('(run firedrill --help for usage)');
+  const global = () => program.opts<GlobalOptions>();
+
+  program
+    .command('run')
+    .description('take a backup, restore it into a sandbox and verify it (or drill an existing backup with --from-backup)')
+    .argument('[drills...]', 'drill names (file names in the drills directory)')
+    .option('--all', 'run every drill')
+    .option('--json', 'print the report JSON on stdout (an array for several drills)')
+    .option('--from-backup <id>', 'drill an existing backup ("latest" or a backup id) without taking a new one')
+    .action(async (names: string[], flags: RunFlags) => {
+      exitCode = await runCommand(names, flags, global(), output, abort.signal);
+    });
+  program
+    .command('validate')
+    .description('check the config and every drill file, reporting every problem')
+    .action(async () => {
+      exitCode = await validateCommand(global(), output);
+    });
+  program
+    .command('list')
+    .description('list drills with their schedule and last result')
+    .action(async () => {
+      exitCode = await listCommand(global(), output);
+    });
+  program
+    .command('backups')
+    .description("list a drill's backups, newest first")
+    .argument('<drill>', 'drill name')
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: { json?: boolean }) => {
+      exitCode = await backupsCommand(name, flags, global(), output);
+    });
+  program
+    .command('demo')
+    .description('start a throwaway demo database and run the "demo" drill against it, end to end')
+    .action(async () => {
+      exitCode = await demoCommand(global(), output, abort.signal);
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of drill files, or write both schemas (config and drill) into a directory')
+    .option('--write <dir>', 'write firedrill.schema.json and drill.schema.json into this directory')
+    .action(async (flags: { write?: string }) => {
+      exitCode = await schemaCommand(flags, output);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    return reportError(error, output);
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+  }
+}
+
+function reportError(error: unknown, output: Output): number {
+  if (error instanceof CommanderError) {
+    // --help and --version are not errors; everything else commander rejects is a usage error.
+    return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) && error.exitCode === 0 ? EXIT.PASSED : EXIT.ERROR;
+  }
+  if (error instanceof ConfigError) {
+    output.err(`firedrill: ${error.message}`);
+    return EXIT.ERROR;
+  }
+  if (error instanceof FiredrillError) {
+    output.err(`firedrill: ${error.message}`);
+    return error.verdict === 'failed' ? EXIT.FAILED : EXIT.ERROR;
+  }
+  output.err(`firedrill: unexpected error: ${errorMessage(error)}`);
+  if (error instanceof Error && error.stack) output.err(error.stack);
+  return EXIT.ERROR;
+}

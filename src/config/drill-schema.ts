@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { validateDetailed } from 'node-cron';
+import { durationSchema, nameSchema, positiveIntegerSchema } from './common.ts';
+import { sourceConfigSchema } from '../engines/registry.ts';
+import { checkConfigSchema } from '../checks/registry.ts';
+
+/**
+ * One drill per file in `drills/`. This schema is the source of truth: it
+ * validates, it becomes `config/schema/drill.schema.json` for editors, and its
+ * descriptions are the drill file reference.
+ */
+
+const fingerprintOptionsSchema = z
+  .strictObject({
+    rowCounts: z
+      .enum(['exact', 'estimate', 'off'])
+      .default('exact')
+      .describe('exact: count every table; estimate: read the planner\'s estimates (cheap on huge tables); off: no counts. (Default: exact)'),
+    tables: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Count only these tables exactly (schema.table; "orders" means public.orders); the rest are estimated. (Default: all tables)'),
+    estimateAbove: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Estimate, rather than count, tables the planner puts above this many rows. (Default: no limit)'),
+  })
+  .describe('What the source fingerprint records, taken in the dump\'s own snapshot. Counting runs on the source: on very large tables, prefer estimates.');
+
+const backupSchema = z
+  .strictObject({
+    repository: nameSchema.optional().describe('Repository (from config/firedrill.yaml) that stores the backups. (Default: defaults.repository)'),
+    format: z.enum(['custom']).default('custom').describe('pg_dump archive format. (Default: custom)'),
+    jobs: positiveIntegerSchema
+      .default(1)
+      .describe(
+        "Parallel sessions for the fingerprint's row counts, all in the dump's snapshot. The custom format itself is written by one pg_dump process. (Default: 1)",
+      ),
+    lockWaitTimeout: durationSchema("How long pg_dump and the fingerprint wait for a table lock before failing. (Default: 10m)").prefault('10m'),
+    binDir: z.string().optional().describe('Directory with pg_dump. (Default: the lowest installed major at least the server\'s)'),
+    fingerprint: fingerprintOptionsSchema.prefault({}),
+  })
+  .describe('How the backup is taken.');
+
+const restoreSchema = z
+  .strictObject({
+    sandbox: nameSchema.optional().describe('Sandbox to restore into: "local", or one from config/firedrill.yaml. (Default: defaults.sandbox)'),
+    jobs: positiveIntegerSchema.default(1).describe('pg_restore --jobs. (Default: 1)'),
+    roles: z
+      .enum(['create', 'none'])
+      .default('create')
+      .describe(
+        'create: create the source\'s roles (names only, NOLOGIN) in the sandbox so ownership and grants restore as they are; ' +
+          'none: restore with --no-owner --no-privileges. (Default: create)',
+      ),
+  })
+  .describe('How and where the backup is restored.');
+
+const objectivesSchema = z
+  .strictObject({
+    rto: durationSchema('Recovery time objective: fetch + sandbox start + restore + checks must finish within this.').optional(),
+    rpo: durationSchema(
+      'Recovery point objective: the restored data may be at most this old (backup age at the start of the restore, plus the data\'s age at the snapshot from a freshness check).',
+    ).optional(),
+  })
+  .describe('Limits that fail the drill when exceeded.');
+
+const scheduleSchema = z
+  .string()
+  .superRefine((expression, context) => {
+    const result = validateDetailed(expression);
+    if (!result.valid) {
+      const reasons = result.errors.map((error) => (error.field === 'expression' ? error.message : `${error.field} "${error.value}" is invalid`));
+      context.addIssue({ code: 'custom', message: `expected a cron expression (minute hour day-of-month month day-of-week): ${reasons.join('; ')}` });
+    }
+  })
+  .describe('Cron expression for `firedrill serve`, e.g. "0 3 * * *" (03:00 every day).');
+
+export const drillSchema = z
+  .strictObject({
+    name: nameSchema.optional().describe('The drill\'s name in reports and the repository. (Default: the file name without .yaml)'),
+    description: z.string().optional().describe('What this drill protects, for people reading reports.'),
+    source: sourceConfigSchema.describe('What is backed up.'),
+    backup: backupSchema.prefault({}),
+    restore: restoreSchema.prefault({}),
+    checks: z.array(checkConfigSchema).default([]).describe('Verifications on the restored database; all must pass.'),
+    objectives: objectivesSchema.prefault({}),
+    schedule: scheduleSchema.optional(),
+  })
+  .superRefine((drill, context) => {
+    const seen = new Map<string, number>();
+    drill.checks.forEach((check, index) => {
+      const name = check.name ?? check.type;
+      const first = seen.get(name);
+      if (first !== undefined) {
+        context.addIssue({ code: 'custom', path: ['checks', index, 'name'], message: `"${name}" is also the name of checks[${first}]; check names must be unique` });
+      } else {
+        seen.set(name, index);
+      }
+    });
+  })
+  .describe('A firedrill drill: back up a source, restore it into a sandbox, verify it, and measure RTO and RPO.');
+
+export type DrillFile = z.output<typeof drillSchema>;

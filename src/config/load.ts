@@ -1,0 +1,189 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from '../errors.ts';
+import { interpolate } from './interpolate.ts';
+import { formatPath, issuesToProblems } from './problems.ts';
+import { parseWithEnvironment, NAME_PATTERN } from './common.ts';
+import { runnerConfigSchema, type RunnerFile } from './runner-schema.ts';
+import { drillSchema, type DrillFile } from './drill-schema.ts';
+import { BUILT_IN_SANDBOXES, type SandboxConfig } from '../sandbox/registry.ts';
+import type { RepositoryConfig } from '../repository/registry.ts';
+
+/**
+ * Loading config and drill files: YAML → `${VAR}` interpolation → zod
+ * validation (which also resolves secrets) → cross-file checks. Every problem
+ * in every file is collected and reported together, each with its file and
+ * key path.
+ */
+
+export const DEFAULT_CONFIG_PATH = 'config/firedrill.yaml';
+export const DEFAULT_DRILLS_DIRECTORY = 'drills';
+
+export interface RunnerConfig {
+  /** The file it came from; undefined when running on embedded defaults. */
+  file: string | undefined;
+  cwd: string;
+  repositories: Record<string, RepositoryConfig>;
+  sandboxes: Record<string, SandboxConfig>;
+  defaults: { repository: string; sandbox: string };
+  /** Absolute. */
+  reportsDirectory: string;
+  logLevel: RunnerFile['logging']['level'];
+}
+
+export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
+  name: string;
+  /** The drill file, relative to the working directory. */
+  file: string;
+  backup: DrillFile['backup'] & { repository: string };
+  restore: DrillFile['restore'] & { sandbox: string };
+};
+
+export interface LoadOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Resolve `{ env }` / `{ file }` secrets now, reporting missing ones. (Default: true) */
+  resolveSecrets?: boolean;
+}
+
+/** Parses one YAML file and validates it against a schema, collecting every problem. */
+async function loadFile<T extends z.ZodType>(
+  path: string,
+  schema: T,
+  options: Required<LoadOptions>,
+  emptyValue: unknown,
+): Promise<{ value?: z.output<T>; problems: ConfigProblem[]; file: string }> {
+  const file = displayPath(path, options.cwd);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    return { file, problems: [{ file, path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }] };
+  }
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      file,
+      problems: document.errors.map((error) => {
+        const position = error.linePos?.[0];
+        const where = position ? `line ${position.line}, column ${position.col}: ` : '';
+        return { file, path: '', message: `${where}invalid YAML: ${error.message.split('\n')[0]}` };
+      }),
+    };
+  }
+  const raw: unknown = document.toJS() ?? emptyValue;
+  const interpolated = interpolate(raw, options.env);
+  const problems: ConfigProblem[] = interpolated.problems.map((problem) => ({ file, path: formatPath(problem.path), message: problem.message }));
+  const result = parseWithEnvironment(schema, interpolated.value, options.env, { resolveSecrets: options.resolveSecrets });
+  if (!result.success) {
+    // A key whose variable is missing already has its problem; its follow-on schema error would only confuse.
+    const reported = new Set(problems.map((problem) => problem.path));
+    problems.push(...issuesToProblems(file, result.error.issues, interpolated.value, schema).filter((problem) => !reported.has(problem.path)));
+  }
+  return { file, problems, value: problems.length === 0 && result.success ? (result.data as z.output<T>) : undefined };
+}
+
+/**
+ * Reads `config/firedrill.yaml` (or `path`). When the default file does not
+ * exist, firedrill runs on embedded defaults; a path given explicitly must exist.
+ */
+export async function loadRunnerConfig(path: string | undefined, options: LoadOptions = {}): Promise<RunnerConfig> {
+  const resolved = { cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env, resolveSecrets: options.resolveSecrets ?? true };
+  const absolute = resolve(resolved.cwd, path ?? DEFAULT_CONFIG_PATH);
+  const exists = await readFile(absolute).then(
+    () => true,
+    () => false,
+  );
+  let file: string | undefined;
+  let parsed: RunnerFile;
+  if (!exists && path === undefined) {
+    parsed = runnerConfigSchema.parse({});
+  } else {
+    const loaded = await loadFile(absolute, runnerConfigSchema, resolved, {});
+    if (!loaded.value) throw new ConfigError(loaded.problems);
+    file = loaded.file;
+    parsed = loaded.value;
+  }
+  const sandboxes = { ...BUILT_IN_SANDBOXES, ...parsed.sandboxes };
+  const configFile = file ?? 'embedded defaults';
+  if (!(parsed.defaults.sandbox in sandboxes)) {
+    throw new ConfigError([
+      { file: configFile, path: 'defaults.sandbox', message: `names "${parsed.defaults.sandbox}", which is not a sandbox (${Object.keys(sandboxes).join(', ')})` },
+    ]);
+  }
+  const repositoryNames = Object.keys(parsed.repositories);
+  return {
+    file,
+    cwd: resolved.cwd,
+    repositories: parsed.repositories,
+    sandboxes,
+    defaults: {
+      repository: parsed.defaults.repository ?? (repositoryNames.length === 1 ? (repositoryNames[0] as string) : 'local'),
+      sandbox: parsed.defaults.sandbox,
+    },
+    reportsDirectory: resolve(resolved.cwd, parsed.reports.dir),
+    logLevel: parsed.logging.level,
+  };
+}
+
+export interface LoadedDrills {
+  drills: DrillConfig[];
+  /** Problems per drill name (the file name when the name itself is unreadable). */
+  problems: Map<string, ConfigProblem[]>;
+  directory: string;
+}
+
+/** Reads every `*.yaml` / `*.yml` in the drills directory. Problems are returned, not thrown: the caller decides which drills matter. */
+export async function loadDrills(directory: string | undefined, runner: RunnerConfig, options: LoadOptions = {}): Promise<LoadedDrills> {
+  const resolved = { cwd: options.cwd ?? runner.cwd, env: options.env ?? process.env, resolveSecrets: options.resolveSecrets ?? true };
+  const absolute = resolve(resolved.cwd, directory ?? DEFAULT_DRILLS_DIRECTORY);
+  let names: string[];
+  try {
+    names = (await readdir(absolute)).filter((name) => ['.yaml', '.yml'].includes(extname(name))).sort();
+  } catch (error) {
+    if (directory === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') return { drills: [], problems: new Map(), directory: absolute };
+    throw new ConfigError([{ file: displayPath(absolute, resolved.cwd), path: '', message: `cannot read the drills directory (${(error as NodeJS.ErrnoException).code ?? String(error)})` }]);
+  }
+
+  const drills: DrillConfig[] = [];
+  const problems = new Map<string, ConfigProblem[]>();
+  const addProblems = (name: string, found: ConfigProblem[]) => problems.set(name, [...(problems.get(name) ?? []), ...found]);
+  for (const fileName of names) {
+    const loaded = await loadFile(join(absolute, fileName), drillSchema, resolved, null);
+    const fallbackName = basename(fileName, extname(fileName));
+    if (!loaded.value) {
+      addProblems(fallbackName, loaded.value === undefined && loaded.problems.length === 0 ? [{ file: loaded.file, path: '', message: 'is empty' }] : loaded.problems);
+      continue;
+    }
+    const drill = loaded.value;
+    const name = drill.name ?? fallbackName;
+    const found: ConfigProblem[] = [];
+    if (!NAME_PATTERN.test(name)) {
+      found.push({ file: loaded.file, path: '', message: `the file name "${fallbackName}" is not a valid drill name; rename the file or set name:` });
+    }
+    const repository = drill.backup.repository ?? runner.defaults.repository;
+    if (!(repository in runner.repositories)) {
+      const where = drill.backup.repository ? 'backup.repository' : 'backup.repository (from defaults.repository)';
+      found.push({ file: loaded.file, path: where, message: `names "${repository}", which is not a repository in ${runner.file ?? 'the embedded defaults'} (${Object.keys(runner.repositories).join(', ')})` });
+    }
+    const sandbox = drill.restore.sandbox ?? runner.defaults.sandbox;
+    if (!(sandbox in runner.sandboxes)) {
+      found.push({ file: loaded.file, path: 'restore.sandbox', message: `names "${sandbox}", which is not a sandbox (${Object.keys(runner.sandboxes).join(', ')})` });
+    }
+    const duplicate = drills.find((other) => other.name === name);
+    if (duplicate) found.push({ file: loaded.file, path: drill.name ? 'name' : '', message: `drill name "${name}" is also used by ${duplicate.file}` });
+    if (found.length > 0) {
+      addProblems(name, found);
+      continue;
+    }
+    drills.push({ ...drill, name, file: loaded.file, backup: { ...drill.backup, repository }, restore: { ...drill.restore, sandbox } });
+  }
+  return { drills, problems, directory: absolute };
+}
+
+function displayPath(path: string, cwd: string): string {
+  const relativePath = relative(cwd, path);
+  return relativePath.startsWith('..') ? path : relativePath;
+}

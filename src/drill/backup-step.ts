@@ -1,0 +1,81 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BackupWriter, ObjectSink, Repository } from '../interfaces.ts';
+import type { DrillRunContext } from './run-context.ts';
+import type { DrillConfig } from '../config/load.ts';
+import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject, type TargetRecord } from '../repository/manifest.ts';
+import { HashingStream } from '../pipeline/hashing.ts';
+import { engineFor } from '../engines/registry.ts';
+import { RepositoryError, UsageError } from '../errors.ts';
+import { FIREDRILL_VERSION } from '../version.ts';
+import { drillTargets } from './targets.ts';
+import { newId } from './ids.ts';
+
+/**
+ * Takes one backup of every target of a drill and commits it: objects first,
+ * the manifest last. Until the commit, the partial backup is registered for
+ * removal, so a failure at any point (pg_dump exit status, a full disk, a
+ * signal) leaves nothing that looks like a backup.
+ */
+export async function takeBackup(context: DrillRunContext, drill: DrillConfig, repository: Repository): Promise<Manifest> {
+  await context.phase('backup.preflight', () => repository.preflight(drill.name));
+  const backupId = newId();
+  const createdAt = new Date();
+  const writer = await repository.startBackup(drill.name, backupId);
+  const partial = context.releasers.add(`partial backup ${backupId} in ${repository.describe()}`, () => writer.abort());
+  context.logger.info({ backupId, repository: repository.name }, 'backup started');
+
+  const objects: StoredObject[] = [];
+  const targets: TargetRecord[] = [];
+  for (const target of drillTargets(drill)) {
+    const sink: ObjectSink = {
+      write: async (objectName, body) => {
+        const stored = { name: objectName, target: target.name, ...(await storeObject(writer, objectName, body, context.signal)) };
+        objects.push(stored);
+        return stored;
+      },
+    };
+    targets.push(await engineFor(target.config.type).backup(context, target.name, target.engineTarget as never, sink));
+  }
+
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    backupId,
+    drill: drill.name,
+    createdAt: createdAt.toISOString(),
+    completedAt: new Date().toISOString(),
+    firedrillVersion: FIREDRILL_VERSION,
+    targets,
+    objects,
+    timings: Object.fromEntries(context.phases.filter((phase) => phase.name.startsWith('backup.')).map((phase) => [phase.name, phase.durationMs])),
+  };
+  await context.phase('backup.commit', () => writer.commit(manifest));
+  partial.forget();
+  context.logger.info({ backupId, objects: objects.length }, 'backup committed');
+  return manifest;
+}
+
+/** Streams one object into the repository, hashing the bytes as they are stored. */
+async function storeObject(writer: BackupWriter, objectName: string, body: Readable, signal: AbortSignal): Promise<{ sizeBytes: number; sha256: string }> {
+  const hashing = new HashingStream();
+  const [produced, written] = await Promise.allSettled([pipeline(body, hashing, { signal }), writer.writeObject(objectName, hashing, signal)]);
+  // When the repository fails, the producing side only sees a premature close: report the cause.
+  if (written.status === 'rejected') throw written.reason;
+  if (produced.status === 'rejected') throw produced.reason;
+  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
+}
+
+/** `--from-backup latest|ID`: the manifest of an existing, complete backup. */
+export async function selectBackup(drill: DrillConfig, repository: Repository, wanted: string): Promise<Manifest> {
+  if (wanted !== 'latest') return repository.readManifest(drill.name, wanted);
+  const backups = await repository.listBackups(drill.name);
+  const latest = backups.find((entry) => entry.status === 'complete');
+  if (!latest?.manifest) {
+    const others = backups.length > 0 ? ` (${backups.length} incomplete or invalid ones are ignored)` : '';
+    throw new UsageError(`drill "${drill.name}" has no complete backup in ${repository.describe()}${others}; run it once without --from-backup to take one`);
+  }
+  if (latest.manifest.drill !== drill.name) {
+    throw new RepositoryError(`backup ${latest.backupId} in ${repository.describe()} belongs to drill "${latest.manifest.drill}", not "${drill.name}"`);
+  }
+  return latest.manifest;
+}

@@ -1,0 +1,111 @@
+import { INVENTORY_CATEGORIES, looseTableName, type Fingerprint, type Inventory, type InventoryCategory } from './fingerprint.ts';
+
+/** Comparing a restored database with the fingerprint the manifest holds. Pure: unit-tested on its own. */
+
+export interface Tolerance {
+  /** Allowed difference in rows, as a fraction of the source count (0.01 for 1%) ... */
+  fraction?: number;
+  /** ... or as a number of rows. */
+  rows?: number;
+}
+
+export interface CompareOptions {
+  /** For tables counted exactly at the source. (Default: none, counts must match) */
+  tolerance: Tolerance;
+  /** For tables whose source count is the planner's estimate. */
+  estimateTolerance: Tolerance;
+  rowCounts: boolean;
+  schema: boolean;
+  /** Tables (with their columns, constraints and indexes) or other objects to leave out, by qualified name. */
+  ignore: string[];
+}
+
+export type Difference =
+  | { kind: 'missing' | 'unexpected'; category: InventoryCategory; item: string }
+  | { kind: 'rowCount'; table: string; source: number; restored: number | undefined; method: 'exact' | 'estimate' }
+  | { kind: 'largeObjects'; source: number; restored: number };
+
+const SINGULAR: Record<InventoryCategory, string> = {
+  schemas: 'schema',
+  tables: 'table',
+  columns: 'column',
+  indexes: 'index',
+  constraints: 'constraint',
+  sequences: 'sequence',
+  views: 'view',
+  materializedViews: 'materialized view',
+  functions: 'function',
+  triggers: 'trigger',
+  extensions: 'extension',
+};
+
+export function compareFingerprints(
+  source: Fingerprint,
+  restored: { inventory: Inventory; rowCounts: Record<string, number> },
+  options: CompareOptions,
+): Difference[] {
+  const ignoredNames = options.ignore.map(looseTableName);
+  // A table's columns, constraints and indexes go with it: `public.t.col`, `public.t.con: ...`, `... ON public.t USING ...`.
+  const ignored = (item: string) => {
+    const loose = looseTableName(item);
+    return ignoredNames.some(
+      (name) => loose === name || loose.startsWith(`${name}.`) || loose.startsWith(`${name}:`) || loose.includes(` ON ${name} `) || loose.includes(` ONLY ${name} `),
+    );
+  };
+  const differences: Difference[] = [];
+
+  if (options.rowCounts) {
+    for (const [table, expected] of Object.entries(source.rowCounts)) {
+      if (ignored(table)) continue;
+      const actual = restored.rowCounts[table];
+      const tolerance = expected.method === 'estimate' ? options.estimateTolerance : options.tolerance;
+      if (actual === undefined || !withinTolerance(expected.rows, actual, tolerance)) {
+        differences.push({ kind: 'rowCount', table, source: expected.rows, restored: actual, method: expected.method });
+      }
+    }
+  }
+
+  if (options.schema) {
+    for (const category of INVENTORY_CATEGORIES) {
+      const restoredItems = new Set(restored.inventory[category]);
+      const sourceItems = new Set(source.inventory[category]);
+      for (const item of source.inventory[category]) {
+        if (!restoredItems.has(item) && !ignored(item)) differences.push({ kind: 'missing', category, item });
+      }
+      for (const item of restored.inventory[category]) {
+        if (!sourceItems.has(item) && !ignored(item)) differences.push({ kind: 'unexpected', category, item });
+      }
+    }
+    if (source.inventory.largeObjects !== restored.inventory.largeObjects) {
+      differences.push({ kind: 'largeObjects', source: source.inventory.largeObjects, restored: restored.inventory.largeObjects });
+    }
+  }
+  return differences;
+}
+
+export function withinTolerance(expected: number, actual: number, tolerance: Tolerance): boolean {
+  const allowed = Math.max(tolerance.rows ?? 0, (tolerance.fraction ?? 0) * expected);
+  return Math.abs(actual - expected) <= allowed;
+}
+
+export function describeDifference(difference: Difference): string {
+  switch (difference.kind) {
+    case 'rowCount': {
+      const restored = difference.restored === undefined ? 'table missing' : `${difference.restored}`;
+      const estimated = difference.method === 'estimate' ? ' (estimated)' : '';
+      return `${difference.table} has ${restored} rows, source had ${difference.source}${estimated}`;
+    }
+    case 'largeObjects':
+      return `${difference.restored} large objects, source had ${difference.source}`;
+    default:
+      return `${difference.kind === 'missing' ? 'missing' : 'unexpected'} ${SINGULAR[difference.category]} ${difference.item}`;
+  }
+}
+
+/** "2 differences: public.orders has 0 rows, source had 1200; missing index ..." with at most `limit` listed. */
+export function summarizeDifferences(differences: Difference[], limit = 10): string {
+  const listed = differences.slice(0, limit).map(describeDifference);
+  const more = differences.length > limit ? `; and ${differences.length - limit} more` : '';
+  const noun = differences.length === 1 ? 'difference' : 'differences';
+  return `${differences.length} ${noun} from the source snapshot: ${listed.join('; ')}${more}`;
+}

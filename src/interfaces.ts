@@ -1,0 +1,196 @@
+/**
+ * The public shapes of firedrill, in one place.
+ *
+ * Glossary
+ * - drill: a recipe in `drills/<name>.yaml`: what to back up, where to store
+ *   it, where to restore it, which checks prove the restore, and the recovery
+ *   objectives.
+ * - run: one execution of a drill, identified by a `runId`; it produces one
+ *   report.
+ * - target: one thing a drill backs up and restores (today a PostgreSQL
+ *   database). A drill's `source` is its single target, named "source".
+ * - engine: the code that backs up and restores one kind of target (postgres).
+ * - backup: one backup set of a drill, identified by a `backupId`: data
+ *   objects plus a manifest, stored in a repository.
+ * - object: one stored byte stream of a backup (the pg_dump archive).
+ * - manifest: `manifest.json`, written last. A backup without a manifest is
+ *   incomplete: never restored, never listed as valid, never counted.
+ * - fingerprint: facts about the source recorded inside the dump's own
+ *   snapshot (row counts, schema inventory), compared after the restore.
+ * - repository: where backups live (a local directory; S3 later).
+ * - sandbox: a throwaway restore target (an ephemeral local PostgreSQL
+ *   cluster; Docker later). Always removed, whatever happens.
+ * - check: one verification against the restored target. Its outcome is
+ *   passed or failed, never an exception.
+ * - objective: RTO (time from the start of the restore until it is verified)
+ *   and RPO (age of the restored data), each with a limit.
+ * - releaser: a cleanup function registered the moment a resource exists,
+ *   run newest-first, exactly once, on every path.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from './logger.ts';
+import type { Releasers } from './drill/releasers.ts';
+import type { Manifest, StoredObject, TargetRecord } from './repository/manifest.ts';
+import type { PostgresConnection } from './engines/postgres/postgres-connection.ts';
+import type { ChildProcessHandle, SpawnOptions } from './pipeline/child-process.ts';
+import type { Report } from './report/report.ts';
+
+export type { Manifest, StoredObject, TargetRecord, Report };
+
+/** What every step of a run gets: who it is, where to log, when to stop, what to release. */
+export interface RunContext {
+  readonly runId: string;
+  readonly drillName: string;
+  readonly logger: Logger;
+  /** Fires on SIGINT/SIGTERM or a caller's abort: stop work and let releasers clean up. */
+  readonly signal: AbortSignal;
+  readonly releasers: Releasers;
+  /** Times a named phase (`backup.dump`, `restore.load`) and records it in the report. */
+  phase<T>(name: string, work: (logger: Logger) => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------- engines
+
+/** Where an engine writes a backup's objects: hashes them and hands them to the repository. */
+export interface ObjectSink {
+  write(objectName: string, body: Readable): Promise<StoredObject>;
+}
+
+/** The objects of one target, fetched and verified, as local files the restore tools can read. */
+export interface FetchedObjects {
+  path(objectName: string): string;
+}
+
+export interface Engine<TTarget = unknown> {
+  readonly type: string;
+  /** Takes the backup of one target; throws BackupError with what to fix. */
+  backup(context: RunContext, targetName: string, target: TTarget, sink: ObjectSink): Promise<TargetRecord>;
+  /** What a sandbox must offer to restore this target (e.g. a minimum server major). */
+  sandboxRequirements(record: TargetRecord): SandboxRequirements;
+  /** Restores into a started sandbox; throws RestoreError when the backup does not restore. */
+  restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget>;
+}
+
+export interface RestoreOptions {
+  jobs: number;
+  /** Create the source's roles (names only) in the sandbox before the restore. */
+  roles: 'create' | 'none';
+}
+
+export interface RestoredTarget {
+  /** The database the checks run against. */
+  connection: PostgresConnection;
+  facts: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------- repositories
+
+export interface BackupEntry {
+  backupId: string;
+  /**
+   * `complete`: the manifest exists and is valid. `incomplete`: no manifest
+   * (a backup still running, or debris of one that died). `invalid`: a
+   * manifest that cannot be read. Only complete backups are restored or counted.
+   */
+  status: 'complete' | 'incomplete' | 'invalid';
+  manifest?: Manifest;
+  /** Why an invalid backup is invalid. */
+  problem?: string;
+  /** When the manifest was written, or when the incomplete backup was last touched. */
+  modifiedAt: Date;
+}
+
+/** Receives the objects of one backup; nothing is visible as a backup until `commit`. */
+export interface BackupWriter {
+  writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void>;
+  /** Writes the manifest last and atomically; after this the backup exists. */
+  commit(manifest: Manifest): Promise<void>;
+  /** Removes everything written so far. Safe to call more than once, and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface Repository {
+  readonly name: string;
+  readonly type: string;
+  /** `local repository "local" at /var/backups`: for messages. */
+  describe(): string;
+  /** Fails early, before a dump starts, when the repository cannot be written. */
+  preflight(drill: string): Promise<void>;
+  startBackup(drill: string, backupId: string): Promise<BackupWriter>;
+  /** Newest first. */
+  listBackups(drill: string): Promise<BackupEntry[]>;
+  readManifest(drill: string, backupId: string): Promise<Manifest>;
+  readObject(drill: string, backupId: string, objectName: string): Promise<Readable>;
+  /** The object as a plain local file, when the repository stores it as one (saves a copy before restoring). */
+  localObjectPath(drill: string, backupId: string, objectName: string): string | undefined;
+}
+
+// ---------------------------------------------------------------- sandboxes
+
+export interface SandboxRequirements {
+  /** The sandbox server (and its pg_restore) must be at least this major version. */
+  minimumServerMajor: number;
+}
+
+export interface Sandbox {
+  readonly name: string;
+  readonly type: string;
+  start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox>;
+}
+
+/** A running throwaway PostgreSQL server. Only a started sandbox has connections. */
+export interface StartedSandbox {
+  readonly id: string;
+  /** `local cluster PostgreSQL 15.18 in /tmp/firedrill-sandbox-x1y2`: for reports and messages. */
+  readonly description: string;
+  readonly serverVersion: string;
+  /** A superuser connection to `database` inside the sandbox. */
+  connection(database: string): PostgresConnection;
+  /** Runs one of the sandbox's own client tools (pg_restore, psql), so tool and server versions match. */
+  spawnTool(tool: 'pg_restore' | 'psql', args: string[], options: SpawnOptions & { database: string }): ChildProcessHandle;
+  /** Stops the server and deletes everything it wrote. Idempotent. */
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- checks
+
+export type CheckStatus = 'passed' | 'failed';
+
+export interface CheckOutcome {
+  status: CheckStatus;
+  message: string;
+  /** Metadata only (counts, names, durations): never row data. */
+  details?: Record<string, unknown>;
+  /** A freshness check reports the newest data timestamp it found. */
+  newestDataAt?: Date;
+}
+
+/** Read-only access to the restored database, bounded by the check's timeout. */
+export interface CheckDatabase {
+  query(sql: string): Promise<{ rows: Record<string, unknown>[]; fields: { name: string }[] }>;
+  /** Opens more read-only sessions for checks that work in parallel; all are closed with the check. */
+  parallel<T>(sessions: number, work: (queries: CheckDatabase[]) => Promise<T>): Promise<T>;
+}
+
+export interface CheckContext {
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly database: CheckDatabase;
+  /** The restored target's record from the manifest (its fingerprint, snapshot time). */
+  readonly target: TargetRecord;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly type: string;
+  readonly timeoutMs: number;
+  run(context: CheckContext): Promise<CheckOutcome>;
+}
+
+// ---------------------------------------------------------------- reporting
+
+/** Publishes a finished run's report somewhere. A failing reporter never changes the run's status. */
+export interface Reporter {
+  readonly name: string;
+  publish(report: Report): Promise<void>;
+}

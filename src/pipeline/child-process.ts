@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { Releasers } from '../drill/releasers.ts';
+
+/**
+ * Child processes, the way firedrill needs them: an argument array (never a
+ * shell), an environment built for the child alone, the exit status always
+ * checked, the tail of stderr kept for the error message, and a kill that
+ * runs on abort and as a releaser, so no child outlives its run.
+ */
+
+export interface SpawnOptions {
+  /** Added to the child's environment. Secrets go here, never into `args`. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Run as another user (firedrill as root starts PostgreSQL as an unprivileged one). */
+  uid?: number;
+  gid?: number;
+  stdin?: 'ignore' | 'pipe';
+  stdout?: 'ignore' | 'pipe' | number;
+  /** Where stderr goes; by default it is kept (last 16 KiB) for messages. */
+  stderr?: 'pipe' | number;
+  signal?: AbortSignal;
+  /** Registers a kill for the child while it runs. */
+  releasers?: Releasers;
+}
+
+export interface ChildProcessHandle {
+  readonly label: string;
+  readonly process: ChildProcess;
+  readonly stdout: Readable;
+  readonly stdin: Writable;
+  /** Resolves when the child exited with status 0; rejects with ChildProcessError otherwise. */
+  readonly succeeded: Promise<void>;
+  /** The last lines the child wrote to stderr. */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within the grace period. Resolves when it has exited. */
+  kill(graceMs?: number): Promise<void>;
+}
+
+export class ChildProcessError extends Error {
+  readonly exitCode: number | null;
+  readonly exitSignal: NodeJS.Signals | null;
+  readonly stderr: string;
+
+  constructor(label: string, exitCode: number | null, exitSignal: NodeJS.Signals | null, stderr: string, options?: { cause?: unknown }) {
+    const how = exitSignal ? `was killed by ${exitSignal}` : exitCode === null ? 'could not be started' : `exited with status ${exitCode}`;
+    const detail = stderr.trim() ? `: ${lastLines(stderr, 8)}` : '';
+    super(`${label} ${how}${detail}`, options);
+    this.name = 'ChildProcessError';
+    this.exitCode = exitCode;
+    this.exitSignal = exitSignal;
+    this.stderr = stderr;
+  }
+}
+
+const STDERR_TAIL_BYTES = 16 * 1024;
+const DEFAULT_KILL_GRACE_MS = 5_000;
+
+/** The parent's environment without libpq variables: the child gets exactly the connection we pass. */
+export function childEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('PG')) base[key] = value;
+  }
+  return { ...base, ...extra };
+}
+
+export function spawnChild(command: string, args: string[], options: SpawnOptions = {}): ChildProcessHandle {
+  const label = command.split('/').at(-1) ?? command;
+  const stderrMode = options.stderr ?? 'pipe';
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: childEnvironment(options.env),
+    uid: options.uid,
+    gid: options.gid,
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', stderrMode],
+    shell: false,
+  });
+
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
+    // 'close' (not 'exit') so that stderr has been read to its end.
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+
+  const registration = options.releasers?.add(`${label} (pid ${child.pid ?? '?'})`, () => kill());
+  const onAbort = () => void kill();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const succeeded = exited.then(({ code, signal, spawnError }) => {
+    registration?.forget();
+    options.signal?.removeEventListener('abort', onAbort);
+    if (spawnError) {
+      const reason = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found` : spawnError.message;
+      throw new ChildProcessError(label, null, null, reason, { cause: spawnError });
+    }
+    if (code !== 0) throw new ChildProcessError(label, code, signal, stderr);
+  });
+  // Callers may only await `succeeded` after other work; an early failure must not be an unhandled rejection.
+  succeeded.catch(() => undefined);
+
+  async function kill(graceMs = DEFAULT_KILL_GRACE_MS): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  return {
+    label,
+    process: child,
+    stdout: child.stdout as Readable,
+    stdin: child.stdin as Writable,
+    succeeded,
+    stderrTail: () => stderr,
+    kill,
+  };
+}
+
+/** Runs a command to completion and returns its stdout (for short outputs like `--version`). */
+export async function runToCompletion(command: string, args: string[], options: Omit<SpawnOptions, 'stdout'> = {}): Promise<string> {
+  const handle = spawnChild(command, args, { ...options, stdout: 'pipe' });
+  let output = '';
+  handle.stdout.setEncoding('utf8');
+  handle.stdout.on('data', (chunk: string) => {
+    output += chunk;
+  });
+  await handle.succeeded;
+  return output;
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trim().split('\n').slice(-count).join('\n');
+}

@@ -1,0 +1,44 @@
+/**
+ * Central secret redaction. Every secret firedrill reads (from `{ env }`,
+ * `{ file }` or a password inside a connection URL) is wrapped in a `Secret`,
+ * which registers its value here. Everything that leaves the process as text
+ * (log lines, reports, terminal output, error messages) passes through
+ * `redactText`, so a secret that slipped into a string by accident is still
+ * masked. Tests plant a canary secret and search every output for it.
+ */
+
+export const REDACTED = '[redacted]';
+
+/**
+ * Values shorter than this are not scrubbed from text: masking every "a" in a
+ * log would destroy it. Such a short secret is still never printed on purpose.
+ */
+const MIN_SCRUBBED_LENGTH = 4;
+
+const knownSecretForms = new Set<string>();
+/** Longest first, so a secret that contains another is masked whole. Rebuilt when a secret is added. */
+let formsLongestFirst: string[] = [];
+
+/** Called by `Secret` for every value it holds; exported for that use only. */
+export function registerSecretValue(value: string): void {
+  if (value.length < MIN_SCRUBBED_LENGTH) return;
+  // The same secret can appear escaped by JSON or percent-encoded in a URL.
+  for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) {
+    if (form.length >= MIN_SCRUBBED_LENGTH) knownSecretForms.add(form);
+  }
+  formsLongestFirst = [...knownSecretForms].sort((a, b) => b.length - a.length);
+}
+
+// `scheme://user:password@host` → `scheme://user:[redacted]@host`
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^@\s/]*)@/gi;
+// libpq keyword strings: `password=...`
+const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/gi;
+
+export function redactText(text: string): string {
+  let result = text.replace(URL_PASSWORD, (_match, prefix: string) => `${prefix}:${REDACTED}@`);
+  result = result.replace(KEYWORD_PASSWORD, (_match, prefix: string) => `${prefix}${REDACTED}`);
+  for (const form of formsLongestFirst) {
+    if (result.includes(form)) result = result.split(form).join(REDACTED);
+  }
+  return result;
+}

@@ -1,0 +1,50 @@
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Reporter } from '../interfaces.ts';
+import type { Report } from './report.ts';
+import { redactText } from '../redact.ts';
+
+/**
+ * Reports as JSON files: `<dir>/<drill>/<runId>.json`, written to a temporary
+ * name and renamed, so a reader never sees half a report. Run ids sort by
+ * time, so the newest report is the last file name.
+ */
+export class JsonFileReporter implements Reporter {
+  readonly name = 'json-file';
+  readonly directory: string;
+
+  constructor(directory: string) {
+    this.directory = directory;
+  }
+
+  async publish(report: Report): Promise<void> {
+    const directory = join(this.directory, report.drill);
+    await mkdir(directory, { recursive: true });
+    const path = join(directory, `${report.runId}.json`);
+    await writeFile(`${path}.tmp`, `${renderReportJson(report)}\n`, { mode: 0o640 });
+    await rename(`${path}.tmp`, path);
+  }
+}
+
+/** The report as JSON, with any secret that slipped into a message scrubbed. */
+export function renderReportJson(report: Report | Report[]): string {
+  return redactText(JSON.stringify(report, null, 2));
+}
+
+/** The newest report of a drill, or undefined when it never ran (or its reports are unreadable). */
+export async function readLatestReport(directory: string, drill: string): Promise<Report | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(join(directory, drill))).filter((name) => name.endsWith('.json')).sort();
+  } catch {
+    return undefined;
+  }
+  for (const name of names.reverse()) {
+    try {
+      return JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
+    } catch {
+      // a report damaged by hand: try the one before
+    }
+  }
+  return undefined;
+}

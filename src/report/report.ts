@@ -1,0 +1,86 @@
+/**
+ * The report of one run: what was done, how long each phase took, what every
+ * check found, RTO and RPO against the objectives, and the backup's facts.
+ * Metadata only: counts, durations, sizes, hashes, names and messages, never
+ * row data and never secrets. Consumers rely on this shape; `schemaVersion`
+ * changes when a field changes meaning or goes away.
+ */
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+/**
+ * passed: restored and every check and objective held. failed: the backup did
+ * not restore, a check failed, or an objective was missed. error: the drill
+ * could not run (config, source, repository, sandbox), so nothing is known
+ * about the backup. aborted: stopped by a signal.
+ */
+export type RunStatus = 'passed' | 'failed' | 'error' | 'aborted';
+
+export interface PhaseRecord {
+  /** Dotted: `backup`, `backup.dump`, `restore.load`, `check:orders exist`. */
+  name: string;
+  startedAt: string;
+  durationMs: number;
+  status: 'ok' | 'failed';
+}
+
+export interface CheckRecord {
+  name: string;
+  type: string;
+  /** `skipped`: not run because the drill failed before the checks. */
+  status: 'passed' | 'failed' | 'skipped';
+  message: string;
+  durationMs: number;
+  details?: Record<string, unknown>;
+}
+
+export interface ObjectiveRecord {
+  /** As written in the drill: `10m`. */
+  limit: string;
+  limitSeconds: number;
+  measuredSeconds: number | null;
+  status: 'met' | 'missed' | 'not measured';
+}
+
+export interface BackupFacts {
+  id: string;
+  repository: string;
+  /** True when the run drilled an existing backup (`--from-backup`). */
+  reused: boolean;
+  createdAt: string;
+  snapshotAt: string;
+  sizeBytes: number;
+  /** SHA-256 of the manifest, which records every object's own SHA-256: one digest for the whole backup set. */
+  sha256: string;
+  objects: { name: string; target: string; sizeBytes: number; sha256: string }[];
+  targets: { name: string; engine: string; source?: string; serverVersion?: string; tool?: string; toolVersion?: string }[];
+}
+
+export interface Report {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  firedrillVersion: string;
+  drill: string;
+  runId: string;
+  status: RunStatus;
+  /** One line for people: what happened and why. */
+  summary: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  host: string;
+  phases: PhaseRecord[];
+  checks: CheckRecord[];
+  measured: {
+    /** From the start of the restore (fetch, sandbox, restore, checks) until verified; null when it never got verified. */
+    rtoSeconds: number | null;
+    /** Age of the restored data: backup age at the start of the restore plus the data's age at the snapshot. */
+    rpoSeconds: number | null;
+    backupAgeSeconds: number | null;
+    /** From freshness checks; null without one. */
+    dataAgeAtSnapshotSeconds: number | null;
+  };
+  objectives: { rto?: ObjectiveRecord; rpo?: ObjectiveRecord };
+  backup?: BackupFacts;
+  restore?: { sandbox: string; description?: string; serverVersion?: string; jobs: number };
+  error?: { kind: string; message: string; phase?: string };
+}

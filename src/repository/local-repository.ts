@@ -1,0 +1,202 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import type { BackupEntry, BackupWriter, Repository } from '../interfaces.ts';
+import { RepositoryError, errorMessage } from '../errors.ts';
+import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
+import { assertSafeName, parseManifest } from './repository-names.ts';
+
+export const localRepositorySchema = z
+  .strictObject({
+    type: z.literal('local').describe('Backups in a directory on this machine.'),
+    path: z.string().min(1).describe('Root directory; relative paths resolve against the working directory. Holds <drill>/<backupId>/.'),
+  })
+  .describe('A directory on this machine (or a mounted volume).');
+
+export type LocalRepositoryConfig = z.output<typeof localRepositorySchema>;
+
+/**
+ * Backups as directories: `<root>/<drill>/<backupId>/` with the data objects
+ * and `manifest.json`. Objects are written and fsynced first; the manifest is
+ * written to a temporary name, fsynced and renamed into place, so a backup
+ * either has a complete manifest or none. Files are 0600 and directories 0700:
+ * a backup holds all of a database's data.
+ */
+export class LocalRepository implements Repository {
+  readonly type = 'local';
+  readonly name: string;
+  readonly root: string;
+
+  constructor(name: string, config: LocalRepositoryConfig, options: { cwd: string }) {
+    this.name = name;
+    this.root = resolve(options.cwd, config.path);
+  }
+
+  describe(): string {
+    return `local repository "${this.name}" at ${this.root}`;
+  }
+
+  async preflight(drill: string): Promise<void> {
+    const directory = this.#drillDirectory(drill);
+    const probe = join(directory, `.write-test-${randomBytes(4).toString('hex')}`);
+    try {
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      const handle = await open(probe, 'wx', 0o600);
+      await handle.close();
+      await unlink(probe);
+    } catch (error) {
+      throw new RepositoryError(
+        `cannot write to ${this.describe()} (${errorCode(error)} at ${directory}); check that the path exists on a writable volume and firedrill may write there`,
+        { cause: error },
+      );
+    }
+  }
+
+  async startBackup(drill: string, backupId: string): Promise<BackupWriter> {
+    assertSafeName(backupId, 'backup id');
+    const directory = join(this.#drillDirectory(drill), backupId);
+    try {
+      await mkdir(this.#drillDirectory(drill), { recursive: true, mode: 0o700 });
+      await mkdir(directory, { mode: 0o700 });
+    } catch (error) {
+      throw new RepositoryError(`cannot create backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+    return new LocalBackupWriter(directory, this.describe());
+  }
+
+  async listBackups(drill: string): Promise<BackupEntry[]> {
+    const directory = this.#drillDirectory(drill);
+    let names: string[];
+    try {
+      names = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new RepositoryError(`cannot list backups of drill "${drill}" in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+    const entries = await Promise.all(names.map((backupId) => this.#entry(drill, backupId)));
+    return entries.sort((a, b) => (a.backupId < b.backupId ? 1 : -1));
+  }
+
+  async #entry(drill: string, backupId: string): Promise<BackupEntry> {
+    const manifestPath = join(this.#drillDirectory(drill), backupId, MANIFEST_FILE);
+    try {
+      const manifest = await this.readManifest(drill, backupId);
+      return { backupId, status: 'complete', manifest, modifiedAt: (await stat(manifestPath)).mtime };
+    } catch (error) {
+      const directoryStat = await stat(join(this.#drillDirectory(drill), backupId));
+      if ((error as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') {
+        return { backupId, status: 'incomplete', modifiedAt: directoryStat.mtime };
+      }
+      return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt: directoryStat.mtime };
+    }
+  }
+
+  async readManifest(drill: string, backupId: string): Promise<Manifest> {
+    assertSafeName(backupId, 'backup id');
+    const path = join(this.#drillDirectory(drill), backupId, MANIFEST_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new RepositoryError(
+        missing
+          ? `backup ${backupId} of drill "${drill}" has no manifest in ${this.describe()}: it is incomplete and cannot be restored`
+          : `cannot read ${path}: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    return parseManifest(text, path);
+  }
+
+  async readObject(drill: string, backupId: string, objectName: string): Promise<Readable> {
+    const path = this.#objectPath(drill, backupId, objectName);
+    const stream = createReadStream(path);
+    await new Promise<void>((resolveOpen, rejectOpen) => {
+      stream.once('open', () => resolveOpen());
+      stream.once('error', (error) => rejectOpen(new RepositoryError(`cannot read object ${path}: ${errorMessage(error)}`, { cause: error })));
+    });
+    return stream;
+  }
+
+  localObjectPath(drill: string, backupId: string, objectName: string): string {
+    return this.#objectPath(drill, backupId, objectName);
+  }
+
+  #drillDirectory(drill: string): string {
+    assertSafeName(drill, 'drill name');
+    return join(this.root, drill);
+  }
+
+  #objectPath(drill: string, backupId: string, objectName: string): string {
+    assertSafeName(backupId, 'backup id');
+    assertSafeName(objectName, 'object name');
+    return join(this.#drillDirectory(drill), backupId, objectName);
+  }
+}
+
+class LocalBackupWriter implements BackupWriter {
+  readonly #directory: string;
+  readonly #repository: string;
+  #committed = false;
+
+  constructor(directory: string, repository: string) {
+    this.#directory = directory;
+    this.#repository = repository;
+  }
+
+  async writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void> {
+    assertSafeName(objectName, 'object name');
+    if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
+    const path = join(this.#directory, objectName);
+    try {
+      // `flush` fsyncs the file before it is closed: the object is on disk before the manifest can name it.
+      await pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }), { signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new RepositoryError(`cannot write ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async commit(manifest: Manifest): Promise<void> {
+    const temporary = join(this.#directory, `.${MANIFEST_FILE}.tmp`);
+    const final = join(this.#directory, MANIFEST_FILE);
+    try {
+      const handle = await open(temporary, 'wx', 0o600);
+      try {
+        await handle.writeFile(serializeManifest(manifest));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, final);
+      await syncDirectory(this.#directory);
+      this.#committed = true;
+    } catch (error) {
+      throw new RepositoryError(`cannot write the manifest ${final} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#committed) return;
+    await rm(this.#directory, { recursive: true, force: true });
+  }
+}
+
+/** After a rename, the directory entry itself must reach the disk for the manifest to survive a crash. */
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? errorMessage(error);
+}

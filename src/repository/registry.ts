@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import type { Repository } from '../interfaces.ts';
+import { ConfigError } from '../errors.ts';
+import { LocalRepository, localRepositorySchema } from './local-repository.ts';
+
+/** Repository types by their config `type`. Adding one: a new file and one line in each list below. */
+
+export const repositoryConfigSchema = z.discriminatedUnion('type', [localRepositorySchema]);
+export type RepositoryConfig = z.output<typeof repositoryConfigSchema>;
+
+type Factory = (name: string, config: RepositoryConfig, options: { cwd: string }) => Repository;
+
+const factories: Record<RepositoryConfig['type'], Factory> = {
+  local: (name, config, options) => new LocalRepository(name, config, options),
+};
+
+export function createRepository(name: string, config: RepositoryConfig, options: { cwd: string }): Repository {
+  const factory = factories[config.type];
+  if (!factory) throw new ConfigError([{ file: 'config', path: `repositories.${name}.type`, message: `unsupported repository type: ${String(config.type)}` }]);
+  return factory(name, config, options);
+}

@@ -1,0 +1,32 @@
+import { RepositoryError } from '../errors.ts';
+import { manifestSchema, type Manifest } from './manifest.ts';
+import { formatPath } from '../config/problems.ts';
+
+/** Shared by every repository type: names that become path segments or keys, and manifest parsing. */
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Refuses anything that could climb out of a backup's directory or prefix (`..`, `/`). */
+export function assertSafeName(name: string, what: string): void {
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    throw new RepositoryError(`invalid ${what} ${JSON.stringify(name)}: expected letters, digits, ".", "_" or "-"`);
+  }
+}
+
+/** Parses and validates a manifest; `where` names the file or key in messages. */
+export function parseManifest(text: string, where: string): Manifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new RepositoryError(`manifest ${where} is not valid JSON (${(error as Error).message}); the backup cannot be trusted or restored`, {
+      cause: error,
+    });
+  }
+  const result = manifestSchema.safeParse(data);
+  if (!result.success) {
+    const first = result.error.issues.slice(0, 3).map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+    throw new RepositoryError(`manifest ${where} is not a valid firedrill manifest (${first.join('; ')}); the backup cannot be trusted or restored`);
+  }
+  return result.data;
+}

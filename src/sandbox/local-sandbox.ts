@@ -1,0 +1,90 @@
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import type { RunContext, Sandbox, SandboxRequirements, StartedSandbox } from '../interfaces.ts';
+import { SandboxError } from '../errors.ts';
+import { durationSchema } from '../config/common.ts';
+import { spawnChild } from '../pipeline/child-process.ts';
+import { libpqEnvironment } from '../engines/postgres/postgres-connection.ts';
+import { describeInstalled, findTools, inspectTool, pickTool } from '../engines/postgres/postgres-tools.ts';
+import { reapOrphanedClusters, startLocalCluster } from './local-cluster.ts';
+import { sandboxUser } from './unix-user.ts';
+
+export const localSandboxSchema = z
+  .strictObject({
+    type: z.literal('local').describe('An ephemeral PostgreSQL cluster on this machine, reached by a private Unix socket only.'),
+    binDir: z
+      .string()
+      .optional()
+      .describe('Directory with initdb, postgres and pg_restore. (Default: the lowest installed major that can restore the backup)'),
+    runAs: z.string().optional().describe('When firedrill runs as root: the unprivileged user that runs the server. (Default: postgres)'),
+    directory: z.string().optional().describe('Where the cluster\'s temp dir is created. (Default: the OS temp dir)'),
+    startTimeout: durationSchema('How long the server may take to accept connections. (Default: 60s)').prefault('60s'),
+    settings: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .describe('Extra server settings (postgresql.conf names), on top of settings tuned for a throwaway server (fsync off and the like).'),
+  })
+  .describe('A throwaway local PostgreSQL cluster, created per run and always deleted.');
+
+export type LocalSandboxConfig = z.output<typeof localSandboxSchema>;
+
+export class LocalSandbox implements Sandbox {
+  readonly type = 'local';
+  readonly name: string;
+  readonly #config: LocalSandboxConfig;
+
+  constructor(name: string, config: LocalSandboxConfig) {
+    this.name = name;
+    this.#config = config;
+  }
+
+  async start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox> {
+    await reapOrphanedClusters(context.logger, this.#config.directory);
+    const binDir = await this.#pickBinDir(requirements);
+    const cluster = await startLocalCluster({
+      binDir,
+      parentDirectory: this.#config.directory,
+      runAs: await sandboxUser(this.#config.runAs),
+      listen: 'socket',
+      settings: Object.fromEntries(Object.entries(this.#config.settings ?? {}).map(([name, value]) => [name, String(value)])),
+      startTimeoutMs: this.#config.startTimeout,
+      owner: { runId: context.runId, drill: context.drillName },
+      logger: context.logger,
+      signal: context.signal,
+      releasers: context.releasers,
+    });
+    return {
+      id: basename(cluster.directory),
+      description: `local cluster PostgreSQL ${cluster.serverVersion} in ${cluster.directory}`,
+      serverVersion: cluster.serverVersion,
+      connection: (database) => cluster.connection(database),
+      spawnTool: (tool, args, options) =>
+        spawnChild(join(binDir, tool), args, {
+          ...options,
+          env: { ...libpqEnvironment(cluster.connection(options.database)), ...options.env },
+        }),
+      stop: () => cluster.stop(),
+    };
+  }
+
+  /** A directory with the server, initdb and pg_restore of one major, at least the one the backup needs. */
+  async #pickBinDir(requirements: SandboxRequirements): Promise<string> {
+    const configured = this.#config.binDir ? [this.#config.binDir] : [];
+    const servers = await findTools('postgres', configured);
+    const complete = [];
+    for (const server of servers) {
+      const companions = await Promise.all([inspectTool(server.binDir, 'initdb'), inspectTool(server.binDir, 'pg_restore')]);
+      if (companions.every((tool) => tool?.major === server.major)) complete.push(server);
+    }
+    const chosen = pickTool(complete, requirements.minimumServerMajor);
+    if (!chosen) {
+      const where = this.#config.binDir ? `in ${this.#config.binDir}` : 'on this machine';
+      throw new SandboxError(
+        `sandbox "${this.name}" needs PostgreSQL server binaries of major ${requirements.minimumServerMajor} or newer ` +
+          `(postgres, initdb, pg_restore) and found ${describeInstalled(complete)} ${where}. ` +
+          `Install the server package (e.g. apt-get install postgresql-${requirements.minimumServerMajor}) or set sandboxes.${this.name}.binDir`,
+      );
+    }
+    return chosen.binDir;
+  }
+}

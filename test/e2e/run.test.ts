@@ -1,0 +1,187 @@
+import { readdir, readFile, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkspace, listFiles, type Workspace } from '../support/workspace.ts';
+import { drillFile, startSourceDatabase } from '../support/source-database.ts';
+import type { DemoSource } from '../../src/demo/demo-source.ts';
+import type { Report } from '../../src/report/report.ts';
+
+let source: DemoSource & { env: Record<string, string> };
+let workspace: Workspace;
+
+beforeAll(async () => {
+  source = await startSourceDatabase();
+});
+afterAll(async () => {
+  await source?.stop();
+});
+beforeEach(async () => {
+  workspace = await createWorkspace(source.env);
+});
+afterEach(async () => {
+  // After every scenario, pass or fail: no sandbox directory and no PostgreSQL process of firedrill's is left.
+  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
+  await workspace.remove();
+});
+
+async function backupDirectories(drill: string): Promise<string[]> {
+  try {
+    return (await readdir(join(workspace.directory, 'var/backups', drill))).sort();
+  } catch {
+    return [];
+  }
+}
+
+describe('firedrill run', () => {
+  it('backs up a seeded database, restores it into a local sandbox, and every check passes', async () => {
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await workspace.run(['run', 'orders', '--json']);
+    expect(result.stderr).not.toContain('"level":50');
+    expect(result.code).toBe(0);
+
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report).toMatchObject({ schemaVersion: 1, drill: 'orders', status: 'passed' });
+    expect(report.checks.map((check) => [check.name, check.status])).toEqual([
+      ['orders exist', 'passed'],
+      ['nothing lost', 'passed'],
+      ['data is fresh', 'passed'],
+    ]);
+    expect(report.checks[0]?.message).toBe('returned 1200');
+    expect(report.measured.rtoSeconds).toBeGreaterThan(0);
+    // The newest seeded order is five minutes old: that is the data's age at the snapshot.
+    expect(report.measured.dataAgeAtSnapshotSeconds).toBeGreaterThanOrEqual(300);
+    expect(report.measured.rpoSeconds).toBeGreaterThanOrEqual(report.measured.dataAgeAtSnapshotSeconds ?? 0);
+    expect(report.objectives.rto?.status).toBe('met');
+    expect(report.objectives.rpo?.status).toBe('met');
+    expect(report.backup).toMatchObject({ repository: 'local', reused: false });
+    expect(report.backup?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.backup?.targets[0]).toMatchObject({ engine: 'postgres', tool: 'pg_dump' });
+    for (const phase of ['backup', 'backup.dump', 'backup.fingerprint', 'restore', 'restore.fetch', 'restore.sandbox', 'restore.load', 'checks']) {
+      expect(report.phases.map((recorded) => recorded.name)).toContain(phase);
+    }
+
+    const [backupId] = await backupDirectories('orders');
+    expect(backupId).toBe(report.backup?.id);
+    const manifest = JSON.parse(await readFile(join(workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json'), 'utf8'));
+    expect(manifest.targets[0].metadata.fingerprint.rowCounts['public.orders']).toEqual({ rows: 1200, method: 'exact' });
+    expect(manifest.targets[0].metadata.fingerprint.inventory.indexes).toContain(
+      'public.orders_customer_created_idx: CREATE INDEX orders_customer_created_idx ON public.orders USING btree (customer_id, created_at)',
+    );
+    const reportFile = join(workspace.directory, 'var/reports/orders', `${report.runId}.json`);
+    expect(JSON.parse(await readFile(reportFile, 'utf8'))).toMatchObject({ runId: report.runId, status: 'passed' });
+  });
+
+  it('prints a readable summary table without --json', async () => {
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await workspace.run(['run', 'orders']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('drill orders: PASSED');
+    expect(result.stdout).toMatch(/orders exist\s+sql\s+passed\s+returned 1200/);
+    expect(result.stdout).toMatch(/RTO\s+10m\s+\S+\s+met/);
+    expect(result.stdout).toContain('report: var/reports/orders/');
+    // Logs are pino JSON lines on stderr, bound to the drill and run.
+    const logLine = JSON.parse(result.stderr.split('\n').find((line) => line.includes('"drill started"')) as string);
+    expect(logLine).toMatchObject({ drill: 'orders', msg: 'drill started' });
+    expect(logLine.runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+  });
+
+  it('exits 1 and shows the message when a sql check fails', async () => {
+    await workspace.writeFile(
+      'drills/orders.yaml',
+      drillFile({ checks: '  - { name: lots of orders, type: sql, query: "select count(*) from orders", expect: { min: 5000 } }' }),
+    );
+    const result = await workspace.run(['run', 'orders']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('drill orders: FAILED');
+    expect(result.stdout).toContain('check "lots of orders" failed: expected at least 5000, got 1200');
+  });
+
+  it('fails as an integrity failure, before restoring, when one byte of the stored backup is flipped', async () => {
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+    const [backupId] = await backupDirectories('orders');
+    const dumpPath = join(workspace.directory, 'var/backups/orders', backupId as string, 'source.pgdump');
+    const file = await open(dumpPath, 'r+');
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, 4096);
+    byte[0] = (byte[0] as number) ^ 0xff;
+    await file.write(byte, 0, 1, 4096);
+    await file.close();
+
+    const result = await workspace.run(['run', 'orders', '--from-backup', 'latest', '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatchObject({ kind: 'integrity', phase: 'restore.fetch' });
+    expect(report.error?.message).toContain(`object source.pgdump of backup ${backupId} does not match its manifest`);
+    expect(report.error?.message).toContain('was not restored');
+    expect(report.phases.map((phase) => phase.name)).not.toContain('restore.sandbox');
+    expect(report.checks.every((check) => check.status === 'skipped')).toBe(true);
+  });
+
+  it('fails the fingerprint check, naming the table, when the restore differs from the source snapshot', async () => {
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+    const [backupId] = await backupDirectories('orders');
+    const manifestPath = join(workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    manifest.targets[0].metadata.fingerprint.rowCounts['public.order_items'].rows += 1;
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+
+    const result = await workspace.run(['run', 'orders', '--from-backup', backupId as string, '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Report;
+    const fingerprint = report.checks.find((check) => check.type === 'fingerprint');
+    expect(fingerprint?.status).toBe('failed');
+    expect(fingerprint?.message).toMatch(/^1 difference from the source snapshot: public\.order_items has \d+ rows, source had \d+$/);
+    expect(report.backup).toMatchObject({ id: backupId, reused: true });
+  });
+
+  it('exits 2 with a clear message and records no backup when the source is down', async () => {
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await workspace.run(['run', 'orders', '--json'], { SOURCE_URL: 'postgres://postgres@127.0.0.1:1/shop' });
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('error');
+    expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.connect' });
+    expect(report.error?.message).toContain('cannot connect to the source database postgres://postgres@127.0.0.1:1/shop');
+    expect(report.error?.message).toContain('ECONNREFUSED');
+    expect(report.error?.message).toContain('drills/orders.yaml');
+    expect(await backupDirectories('orders')).toEqual([]);
+    const listing = await workspace.run(['backups', 'orders']);
+    expect(listing.stdout).toContain('has no backups');
+  });
+
+  it('never records a backup when pg_dump exits non-zero after writing part of its output', async () => {
+    const realDump = (await listFiles('/usr/lib/postgresql')).find((path) => path.endsWith('/bin/pg_dump'));
+    expect(realDump, 'a real pg_dump to wrap').toBeDefined();
+    // A pg_dump that reports its real version, then dies after 4 KiB of real dump output.
+    await workspace.writeFile(
+      'broken-bin/pg_dump',
+      `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${realDump} --version; fi\n${realDump} "$@" | head -c 4096\nexit 3\n`,
+    );
+    await import('node:fs/promises').then((fs) => fs.chmod(join(workspace.directory, 'broken-bin/pg_dump'), 0o755));
+    await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./broken-bin }' }).replace('backup: { jobs: 2 }\n', ''));
+
+    const result = await workspace.run(['run', 'orders', '--json']);
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.dump' });
+    expect(report.error?.message).toContain('pg_dump failed for postgres://postgres@127.0.0.1');
+    expect(report.error?.message).toContain('exited with status 3');
+    expect(await backupDirectories('orders')).toEqual([]);
+  });
+
+  it('drills several drills with --all and exits with the worst outcome', async () => {
+    await workspace.writeFile('drills/good.yaml', drillFile());
+    await workspace.writeFile('drills/bad.yaml', drillFile({ checks: '  - { type: sql, query: "select false" }' }));
+    const result = await workspace.run(['run', '--all', '--json']);
+    expect(result.code).toBe(1);
+    const reports = JSON.parse(result.stdout) as Report[];
+    expect(reports.map((report) => [report.drill, report.status])).toEqual([
+      ['bad', 'failed'],
+      ['good', 'passed'],
+    ]);
+    expect(reports[0]?.checks[0]).toMatchObject({ name: 'sql', message: 'expected true, got false' });
+  });
+});

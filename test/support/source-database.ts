@@ -1,0 +1,34 @@
+import { silentLogger } from '../../src/logger.ts';
+import { startDemoSource, type DemoSource, type SeedSize } from '../../src/demo/demo-source.ts';
+
+/**
+ * A real PostgreSQL source for a test file: a throwaway cluster on 127.0.0.1
+ * with password authentication, seeded with the demo shop. Drill files reach
+ * it through SOURCE_URL and SOURCE_PASSWORD.
+ */
+export async function startSourceDatabase(options: { password?: string; seed?: SeedSize } = {}): Promise<DemoSource & { env: Record<string, string> }> {
+  const source = await startDemoSource({ logger: silentLogger, seed: options.seed ?? { customers: 300, products: 40, orders: 1_200 }, password: options.password });
+  return { ...source, env: { SOURCE_URL: source.url, SOURCE_PASSWORD: source.password.reveal() } };
+}
+
+/** A drill file against that source; `checks` is YAML list items, indented by two spaces. */
+export function drillFile(options: { checks?: string; extra?: string } = {}): string {
+  return [
+    'source:',
+    '  type: postgres',
+    '  url: ${SOURCE_URL}',
+    '  password: { env: SOURCE_PASSWORD }',
+    'backup: { jobs: 2 }',
+    'restore: { jobs: 2 }',
+    'checks:',
+    options.checks ??
+      [
+        '  - { name: orders exist, type: sql, query: "select count(*) from orders", expect: { min: 1000 } }',
+        '  - { name: nothing lost, type: fingerprint }',
+        '  - { name: data is fresh, type: freshness, query: "select max(created_at) from orders" }',
+      ].join('\n'),
+    'objectives: { rto: 10m, rpo: 26h }',
+    options.extra ?? '',
+    '',
+  ].join('\n');
+}

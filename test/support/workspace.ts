@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * A directory laid out the way a team keeps firedrill: config/, drills/, and
+ * var/ for backups and reports. The CLI runs in it as a real process, with
+ * TMPDIR pointing inside, so every sandbox it creates can be found, and
+ * anything left behind shows up in `leftovers()`.
+ */
+
+export const CLI = resolve(import.meta.dirname, '../../dist/cli/bin.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Workspace {
+  directory: string;
+  /** TMPDIR of every CLI run in this workspace. */
+  temporary: string;
+  writeFile(relativePath: string, text: string): Promise<void>;
+  run(args: string[], env?: Record<string, string>): Promise<CliResult>;
+  start(args: string[], env?: Record<string, string>): { child: ChildProcess; result: Promise<CliResult> };
+  leftovers(): Promise<{ temporaryEntries: string[]; processes: string[] }>;
+  remove(): Promise<void>;
+}
+
+export async function createWorkspace(baseEnv: Record<string, string> = {}): Promise<Workspace> {
+  const directory = await mkdtemp(join(tmpdir(), 'firedrill-test-'));
+  const temporary = join(directory, 'tmp');
+  await mkdir(temporary);
+  // The sandbox server may run as the unprivileged "postgres" user (tests run as root in CI): it must reach TMPDIR.
+  await chmod(directory, 0o755);
+  await chmod(temporary, 0o1777);
+
+  const start = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: directory,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LANG: 'C.UTF-8', TMPDIR: temporary, ...baseEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const result = new Promise<CliResult>((resolveResult) => {
+      child.on('close', (code, signal) => resolveResult({ code, signal, stdout, stderr }));
+    });
+    return { child, result };
+  };
+
+  return {
+    directory,
+    temporary,
+    writeFile: async (relativePath, text) => {
+      const path = join(directory, relativePath);
+      await mkdir(resolve(path, '..'), { recursive: true });
+      await writeFile(path, text);
+    },
+    run: (args, env) => start(args, env).result,
+    start,
+    leftovers: async () => ({ temporaryEntries: await readdir(temporary), processes: await processesMentioning(temporary) }),
+    remove: () => rm(directory, { recursive: true, force: true }),
+  };
+}
+
+/** Command lines of running processes that mention `text` (e.g. a sandbox's data directory). */
+export async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const commandLine = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+      if (commandLine.includes(text)) found.push(`${entry}: ${commandLine}`);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+/** All files below a directory, recursively, as paths relative to it. */
+export async function listFiles(directory: string): Promise<string[]> {
+  try {
+    return (await readdir(directory, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  } catch {
+    return [];
+  }
+}
