@@ -62,14 +62,16 @@ async function loadFile<T extends z.ZodType>(
   } catch (error) {
     return { file, problems: [{ file, path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }] };
   }
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     return {
       file,
       problems: document.errors.map((error) => {
         const position = error.linePos?.[0];
         const where = position ? `line ${position.line}, column ${position.col}: ` : '';
-        return { file, path: '', message: `${where}invalid YAML: ${error.message.split('\n')[0]}` };
+        // The message ends with its own position and a code frame; the position comes first here instead.
+        const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+        return { file, path: '', message: `${where}invalid YAML: ${reason}` };
       }),
     };
   }

@@ -224,24 +224,29 @@ async function dump(
       throw error;
     }),
     child.succeeded.catch((error: unknown) => {
-      throw signal.aborted ? new AbortedError() : new BackupError(`pg_dump failed for ${where}: ${errorMessage(error)}`, { cause: error });
+      throw context.signal.aborted ? new AbortedError() : new BackupError(`pg_dump failed for ${where}: ${errorMessage(error)}`, { cause: error });
     }),
   ]);
   return stored;
 }
 
-/** Waits for all; on the first failure, stops the others and waits for them too, so nothing keeps running behind the error. */
+/**
+ * Waits for all; on the first failure, stops the others and waits for them
+ * too, so nothing keeps running behind the error. The first failure is the
+ * cause; the others are only its consequences.
+ */
 async function allOrStop<T extends unknown[]>(stop: AbortController, work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  let firstFailure: { error: unknown } | undefined;
   const results = await Promise.allSettled(
     work.map((promise) =>
       promise.catch((error: unknown) => {
+        firstFailure ??= { error };
         stop.abort(error);
         throw error;
       }),
     ),
   );
-  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failure) throw failure.reason;
+  if (firstFailure) throw firstFailure.error;
   return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
 }
 

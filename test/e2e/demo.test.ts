@@ -1,0 +1,39 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkspace, type Workspace } from '../support/workspace.ts';
+
+/** The README's quick start: `npm run demo` is `firedrill demo` with the example drill from drills/. */
+
+let workspace: Workspace;
+
+beforeEach(async () => {
+  workspace = await createWorkspace();
+  await mkdir(join(workspace.directory, 'drills'));
+  await copyFile(resolve(import.meta.dirname, '../../drills/demo.yaml'), join(workspace.directory, 'drills/demo.yaml'));
+});
+afterEach(async () => {
+  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
+  await workspace.remove();
+});
+
+describe('firedrill demo', () => {
+  it('runs the example drill end to end against a throwaway database and leaves only the backup and report', async () => {
+    const result = await workspace.run(['demo']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('drill demo: PASSED');
+    for (const check of ['orders exist', 'every order has items', 'prices are positive', 'nothing lost', 'data is fresh']) {
+      expect(result.stdout).toMatch(new RegExp(`${check}\\s+\\w+\\s+passed`));
+    }
+    expect(result.stdout).toContain('The source database is removed now.');
+
+    const backups = await workspace.run(['backups', 'demo']);
+    expect(backups.code).toBe(0);
+    expect(backups.stdout).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{6}\s+\S+ \S+Z\s+\d+(\.\d)? KiB\s+complete/);
+    expect(backups.stdout).toContain('1 complete backup(s)');
+
+    const list = await workspace.run(['list']);
+    expect(list.stdout).toMatch(/demo\s+0 3 \* \* \*\s+postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop\s+\S+ \S+Z\s+passed/);
+  });
+});

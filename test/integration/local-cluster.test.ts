@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkspace, processesMentioning, type Workspace } from '../support/workspace.ts';
+import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
+import { reapOrphanedClusters, startLocalCluster } from '../../src/sandbox/local-cluster.ts';
+import { sandboxUser } from '../../src/sandbox/unix-user.ts';
+import { Releasers } from '../../src/drill/releasers.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { SandboxError } from '../../src/errors.ts';
+
+let workspace: Workspace;
+
+beforeEach(async () => {
+  workspace = await createWorkspace();
+});
+afterEach(async () => {
+  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
+  await workspace.remove();
+});
+
+async function binDir(): Promise<string> {
+  const [server] = await findTools('postgres');
+  return server!.binDir;
+}
+
+describe('an ephemeral local cluster', () => {
+  it('answers on its private socket only, and stop() removes the server and its directory', async () => {
+    const cluster = await startLocalCluster({
+      binDir: await binDir(),
+      parentDirectory: workspace.temporary,
+      runAs: await sandboxUser(undefined),
+      listen: 'socket',
+      owner: { runId: 'test', drill: 'test' },
+      logger: silentLogger,
+    });
+    expect(cluster.host).toBe(join(cluster.directory, 'socket'));
+    expect(cluster.serverVersion).toMatch(/^\d+\.\d+/);
+    expect(await processesMentioning(cluster.directory)).toHaveLength(1);
+    await cluster.stop();
+    await cluster.stop();
+    expect(await readdir(workspace.temporary)).toEqual([]);
+  });
+
+  it('is released by its releasers when the caller never calls stop()', async () => {
+    const releasers = new Releasers(silentLogger);
+    await startLocalCluster({
+      binDir: await binDir(),
+      parentDirectory: workspace.temporary,
+      runAs: await sandboxUser(undefined),
+      listen: 'socket',
+      owner: { runId: 'test', drill: 'test' },
+      logger: silentLogger,
+      releasers,
+    });
+    expect(await readdir(workspace.temporary)).toHaveLength(1);
+    await releasers.releaseAll();
+  });
+
+  it('removes everything it started when the server cannot start', async () => {
+    const error = await startLocalCluster({
+      binDir: await binDir(),
+      parentDirectory: workspace.temporary,
+      runAs: await sandboxUser(undefined),
+      listen: 'socket',
+      settings: { shared_buffers: 'plenty' },
+      owner: { runId: 'test', drill: 'test' },
+      logger: silentLogger,
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SandboxError);
+    expect((error as Error).message).toContain('PostgreSQL exited while starting');
+    expect((error as Error).message).toContain('shared_buffers');
+  });
+
+  it('is reaped by the next start after the firedrill process that made it was killed with SIGKILL', async () => {
+    // A separate firedrill-like process starts a cluster and is then killed without any chance to clean up.
+    const script = `
+      import { startLocalCluster } from ${JSON.stringify(new URL('../../dist/sandbox/local-cluster.js', import.meta.url).href)};
+      import { sandboxUser } from ${JSON.stringify(new URL('../../dist/sandbox/unix-user.js', import.meta.url).href)};
+      import { silentLogger } from ${JSON.stringify(new URL('../../dist/logger.js', import.meta.url).href)};
+      await startLocalCluster({ binDir: ${JSON.stringify(await binDir())}, parentDirectory: ${JSON.stringify(workspace.temporary)},
+        runAs: await sandboxUser(undefined), listen: 'socket', owner: { runId: 'doomed', drill: 'test' }, logger: silentLogger });
+      console.log('started');
+      setInterval(() => {}, 1000);
+    `;
+    const doomed = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => doomed.stdout.on('data', () => resolve()));
+    doomed.kill('SIGKILL');
+    await new Promise((resolve) => doomed.on('close', resolve));
+    expect(await processesMentioning(workspace.temporary)).toHaveLength(1);
+
+    const reaped = await reapOrphanedClusters(silentLogger, workspace.temporary);
+    expect(reaped).toHaveLength(1);
+  });
+});
