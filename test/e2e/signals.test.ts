@@ -27,7 +27,7 @@ afterEach(async () => {
 
 const SLOW_CHECK = '  - { name: slow, type: sql, query: "select pg_sleep(60) is not null", timeout: 2m }';
 
-async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -41,7 +41,7 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('a run interrupted by %s while a c
     const running = workspace.start(['--log-level', 'debug', 'run', 'orders', '--json']);
     let stderr = '';
     running.child.stderr?.on('data', (chunk: string) => (stderr += chunk));
-    await waitFor(async () => stderr.includes('"phase":"check:slow","msg":"phase started"'), 'the slow check to start');
+    await waitFor(() => stderr.includes('"phase":"check:slow","msg":"phase started"'), 'the slow check to start');
     expect((await readdir(workspace.temporary)).some((name) => name.startsWith('firedrill-sandbox-'))).toBe(true);
 
     running.child.kill(signal);

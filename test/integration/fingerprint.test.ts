@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkspace, type Workspace } from '../support/workspace.ts';
@@ -7,6 +8,7 @@ import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-
 import { loadDrills, loadRunnerConfig } from '../../src/config/load.ts';
 import { runDrill } from '../../src/drill/run-drill.ts';
 import { silentLogger } from '../../src/logger.ts';
+import type { Fingerprint } from '../../src/engines/postgres/fingerprint.ts';
 
 /**
  * The fingerprint must not cry wolf: a database full of the objects that trip
@@ -87,10 +89,8 @@ describe('the fingerprint of a database with tricky objects', () => {
     const report = await drill(`${SOURCE}backup: { jobs: 3 }\nrestore: { jobs: 3 }\nchecks: [{ type: fingerprint }]\n`);
     expect(report.checks[0]).toMatchObject({ status: 'passed' });
     expect(report.status).toBe('passed');
-    const manifest = JSON.parse(
-      await import('node:fs/promises').then((fs) => fs.readFile(`${workspace.directory}/var/backups/tricky/${report.backup!.id}/manifest.json`, 'utf8')),
-    );
-    const { rowCounts, inventory } = manifest.targets[0].metadata.fingerprint;
+    const manifest = JSON.parse(await readFile(`${workspace.directory}/var/backups/tricky/${report.backup!.id}/manifest.json`, 'utf8'));
+    const { rowCounts, inventory } = manifest.targets[0].metadata.fingerprint as Fingerprint;
     expect(rowCounts).toMatchObject({
       '"Billing"."Invoices"': { rows: 500, method: 'exact' },
       'public.events_2026': { rows: 300, method: 'exact' },
@@ -109,7 +109,7 @@ describe('the fingerprint of a database with tricky objects', () => {
     expect(inventory.materializedViews).toEqual(['public.never_refreshed']);
     expect(inventory.sequences).toContain('public.standalone_seq');
     // pg_trgm's own functions come with CREATE EXTENSION, not with the dump.
-    expect(inventory.functions.some((name: string) => name.includes('similarity'))).toBe(false);
+    expect(inventory.functions.some((name) => name.includes('similarity'))).toBe(false);
   });
 
   it('estimates instead of counting when asked, and still matches within the estimate tolerance', async () => {
