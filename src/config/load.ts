@@ -180,7 +180,8 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
       addProblems(name, found);
       continue;
     }
-    drills.push({ ...drill, name, file: loaded.file, backup: { ...drill.backup, repository }, restore: { ...drill.restore, sandbox } });
+    const binDir = drill.backup.binDir === undefined ? undefined : resolve(resolved.cwd, drill.backup.binDir);
+    drills.push({ ...drill, name, file: loaded.file, backup: { ...drill.backup, repository, binDir }, restore: { ...drill.restore, sandbox } });
   }
   return { drills, problems, directory: absolute };
 }

@@ -58,7 +58,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   logger.info({ fromBackup: options.fromBackup }, 'drill started');
   try {
     repository = createRepository(drill.backup.repository, options.runner.repositories[drill.backup.repository] as never, { cwd: options.runner.cwd });
-    const sandbox = createSandbox(drill.restore.sandbox, options.runner.sandboxes[drill.restore.sandbox] as never);
+    const sandbox = createSandbox(drill.restore.sandbox, options.runner.sandboxes[drill.restore.sandbox] as never, { cwd: options.runner.cwd });
     const checks = drill.checks.map((check) => createCheck(check, { jobs: drill.restore.jobs }));
     const from = repository;
     manifest = options.fromBackup

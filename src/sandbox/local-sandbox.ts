@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { RunContext, Sandbox, SandboxRequirements, StartedSandbox } from '../interfaces.ts';
 import { SandboxError } from '../errors.ts';
@@ -33,9 +33,11 @@ export class LocalSandbox implements Sandbox {
   readonly name: string;
   readonly #config: LocalSandboxConfig;
 
-  constructor(name: string, config: LocalSandboxConfig) {
+  constructor(name: string, config: LocalSandboxConfig, options: { cwd: string }) {
     this.name = name;
-    this.#config = config;
+    // Relative paths resolve against the working directory, like every path in the config.
+    const absolute = (path: string | undefined) => (path === undefined ? undefined : resolve(options.cwd, path));
+    this.#config = { ...config, binDir: absolute(config.binDir), directory: absolute(config.directory) };
   }
 
   async start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox> {

@@ -7,8 +7,8 @@ import { LocalSandbox, localSandboxSchema } from './local-sandbox.ts';
 export const sandboxConfigSchema = z.discriminatedUnion('type', [localSandboxSchema]);
 export type SandboxConfig = z.output<typeof sandboxConfigSchema>;
 
-const factories: Record<SandboxConfig['type'], (name: string, config: SandboxConfig) => Sandbox> = {
-  local: (name, config) => new LocalSandbox(name, config),
+const factories: Record<SandboxConfig['type'], (name: string, config: SandboxConfig, options: { cwd: string }) => Sandbox> = {
+  local: (name, config, options) => new LocalSandbox(name, config, options),
 };
 
 /** Sandboxes that exist without any configuration, under their type's name. */
@@ -16,6 +16,6 @@ export const BUILT_IN_SANDBOXES: Record<string, SandboxConfig> = {
   local: localSandboxSchema.parse({ type: 'local' }),
 };
 
-export function createSandbox(name: string, config: SandboxConfig): Sandbox {
-  return factories[config.type](name, config);
+export function createSandbox(name: string, config: SandboxConfig, options: { cwd: string }): Sandbox {
+  return factories[config.type](name, config, options);
 }

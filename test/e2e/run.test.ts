@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile, open } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkspace, listFiles, type Workspace } from '../support/workspace.ts';
@@ -160,7 +160,7 @@ describe('firedrill run', () => {
       'broken-bin/pg_dump',
       `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${realDump} --version; fi\n${realDump} "$@" | head -c 4096\nexit 3\n`,
     );
-    await import('node:fs/promises').then((fs) => fs.chmod(join(workspace.directory, 'broken-bin/pg_dump'), 0o755));
+    await chmod(join(workspace.directory, 'broken-bin/pg_dump'), 0o755);
     await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./broken-bin }' }).replace('backup: { jobs: 2 }\n', ''));
 
     const result = await workspace.run(['run', 'orders', '--json']);
@@ -169,6 +169,23 @@ describe('firedrill run', () => {
     expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.dump' });
     expect(report.error?.message).toContain('pg_dump failed for postgres://postgres@127.0.0.1');
     expect(report.error?.message).toContain('exited with status 3');
+    expect(await backupDirectories('orders')).toEqual([]);
+  });
+
+  it('refuses, before dumping anything, a pg_dump older than the source server', async () => {
+    // A pg_dump that claims to be 12.0: the preflight must stop before it is ever run for a dump.
+    await workspace.writeFile('old-bin/pg_dump', '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 12.0"; exit 0; fi\necho ran >> "$0.log"; exit 1\n');
+    await chmod(join(workspace.directory, 'old-bin/pg_dump'), 0o755);
+    await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./old-bin }' }).replace('backup: { jobs: 2 }\n', ''));
+
+    const result = await workspace.run(['run', 'orders', '--json']);
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.tool' });
+    expect(report.error?.message).toMatch(/^pg_dump 12\.0 \(\/\S+\/old-bin\/pg_dump\) is older than the source server postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop \(PostgreSQL 15/);
+    expect(report.error?.message).toContain('Install the PostgreSQL 15 client tools');
+    expect(report.error?.message).toContain('backup.binDir in drills/orders.yaml');
+    expect(await listFiles(join(workspace.directory, 'old-bin'))).toEqual([join(workspace.directory, 'old-bin/pg_dump')]);
     expect(await backupDirectories('orders')).toEqual([]);
   });
 
