@@ -29,16 +29,18 @@ export function registerSecretValue(value: string): void {
   formsLongestFirst = [...knownSecretForms].sort((a, b) => b.length - a.length);
 }
 
-// `scheme://user:password@host` → `scheme://user:[redacted]@host`
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^@\s/]*)@/gi;
+// `scheme://user:password@host` → `scheme://user:[redacted]@host`. Greedy up to the last `@` before the
+// path, so that a password containing an unencoded `@` is masked whole.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):([^\s/]*)@/gi;
 // libpq keyword strings: `password=...`
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/gi;
 
 export function redactText(text: string): string {
-  let result = text.replace(URL_PASSWORD, (_match, prefix: string) => `${prefix}:${REDACTED}@`);
-  result = result.replace(KEYWORD_PASSWORD, (_match, prefix: string) => `${prefix}${REDACTED}`);
+  // Known secrets first: a pattern below could cut one in two and leave a piece of it behind.
+  let result = text;
   for (const form of formsLongestFirst) {
     if (result.includes(form)) result = result.split(form).join(REDACTED);
   }
-  return result;
+  result = result.replace(URL_PASSWORD, (_match, prefix: string) => `${prefix}:${REDACTED}@`);
+  return result.replace(KEYWORD_PASSWORD, (_match, prefix: string) => `${prefix}${REDACTED}`);
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Check, CheckContext, CheckOutcome } from '../interfaces.ts';
 import { commonCheckFields } from './check-fields.ts';
 import { postgresMetadata } from '../engines/postgres/postgres-engine.ts';
-import { captureInventory, countRowsExactly, looseTableName } from '../engines/postgres/fingerprint.ts';
+import { captureInventory, countRowsExactly } from '../engines/postgres/fingerprint.ts';
 import { compareFingerprints, summarizeDifferences, type Tolerance } from '../engines/postgres/fingerprint-compare.ts';
 
 const toleranceSchema = z
@@ -22,7 +22,7 @@ export const fingerprintCheckSchema = z
     ignore: z
       .array(z.string())
       .default([])
-      .describe('Tables (with their columns, constraints, indexes) or other objects to leave out, e.g. public.audit_log.'),
+      .describe('Tables (with their columns, constraints and indexes; "audit_log" means public.audit_log) or other objects, such as an extension, to leave out.'),
     jobs: z.int().min(1).optional().describe('Sessions that count rows in parallel. (Default: restore.jobs)'),
   })
   .describe('Row counts and schema inventory of the restore, against those taken in the dump\'s snapshot.');
@@ -59,7 +59,7 @@ export class FingerprintCheck implements Check {
       estimateTolerance: this.#config.estimateTolerance,
       rowCounts: this.#config.rowCounts,
       schema: this.#config.schema,
-      ignore: this.#config.ignore.map(looseTableName),
+      ignore: this.#config.ignore,
     });
     const compared = `${Object.keys(source.rowCounts).length} tables' row counts and ${countInventory(source.inventory)} schema objects`;
     const details = { differences: differences.length, tablesCompared: toCount.length };

@@ -88,18 +88,28 @@ export const drillSchema = z
     objectives: objectivesSchema.prefault({}),
     schedule: scheduleSchema.optional(),
   })
-  .superRefine((drill, context) => {
-    const seen = new Map<string, number>();
-    drill.checks.forEach((check, index) => {
-      const name = check.name ?? check.type;
-      const first = seen.get(name);
-      if (first !== undefined) {
-        context.addIssue({ code: 'custom', path: ['checks', index, 'name'], message: `"${name}" is also the name of checks[${first}]; check names must be unique` });
-      } else {
-        seen.set(name, index);
-      }
-    });
-  })
+  .superRefine(
+    (drill, context) => {
+      // Runs even when other keys failed, so this problem is reported with the rest; checks may hold anything here.
+      const seen = new Map<string, number>();
+      (Array.isArray(drill.checks) ? (drill.checks as unknown[]) : []).forEach((check, index) => {
+        const { name, type } = (check ?? {}) as { name?: unknown; type?: unknown };
+        const effective = typeof name === 'string' ? name : type;
+        if (typeof effective !== 'string') return;
+        const first = seen.get(effective);
+        if (first !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: ['checks', index, 'name'],
+            message: `"${effective}" is also the name of checks[${first}]; check names must be unique`,
+          });
+        } else {
+          seen.set(effective, index);
+        }
+      });
+    },
+    { when: () => true },
+  )
   .describe('A firedrill drill: back up a source, restore it into a sandbox, verify it, and measure RTO and RPO.');
 
 export type DrillFile = z.output<typeof drillSchema>;

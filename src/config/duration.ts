@@ -20,7 +20,7 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(total);
 }
 
-/** `90061000` → `1d 1h 1m 1s`; sub-second values keep milliseconds. */
+/** `93600000` → `26h`, `266461000` → `3d 2h 1m 1s`; sub-second values keep milliseconds. */
 export function formatDuration(milliseconds: number): string {
   if (!Number.isFinite(milliseconds)) return String(milliseconds);
   const sign = milliseconds < 0 ? '-' : '';

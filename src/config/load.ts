@@ -54,7 +54,7 @@ async function loadFile<T extends z.ZodType>(
   schema: T,
   options: Required<LoadOptions>,
   emptyValue: unknown,
-): Promise<{ value?: z.output<T>; problems: ConfigProblem[]; file: string }> {
+): Promise<{ value?: z.output<T>; problems: ConfigProblem[]; file: string; input?: unknown }> {
   const file = displayPath(path, options.cwd);
   let text: string;
   try {
@@ -76,6 +76,7 @@ async function loadFile<T extends z.ZodType>(
     };
   }
   const raw: unknown = document.toJS() ?? emptyValue;
+  if (raw === null) return { file, problems: [{ file, path: '', message: 'is empty' }] };
   const interpolated = interpolate(raw, options.env);
   const problems: ConfigProblem[] = interpolated.problems.map((problem) => ({ file, path: formatPath(problem.path), message: problem.message }));
   const result = parseWithEnvironment(schema, interpolated.value, options.env, { resolveSecrets: options.resolveSecrets });
@@ -84,7 +85,7 @@ async function loadFile<T extends z.ZodType>(
     const reported = new Set(problems.map((problem) => problem.path));
     problems.push(...issuesToProblems(file, result.error.issues, interpolated.value, schema).filter((problem) => !reported.has(problem.path)));
   }
-  return { file, problems, value: problems.length === 0 && result.success ? (result.data as z.output<T>) : undefined };
+  return { file, problems, input: interpolated.value, value: problems.length === 0 && result.success ? (result.data as z.output<T>) : undefined };
 }
 
 /**
@@ -109,12 +110,6 @@ export async function loadRunnerConfig(path: string | undefined, options: LoadOp
     parsed = loaded.value;
   }
   const sandboxes = { ...BUILT_IN_SANDBOXES, ...parsed.sandboxes };
-  const configFile = file ?? 'embedded defaults';
-  if (!(parsed.defaults.sandbox in sandboxes)) {
-    throw new ConfigError([
-      { file: configFile, path: 'defaults.sandbox', message: `names "${parsed.defaults.sandbox}", which is not a sandbox (${Object.keys(sandboxes).join(', ')})` },
-    ]);
-  }
   const repositoryNames = Object.keys(parsed.repositories);
   return {
     file,
@@ -151,37 +146,44 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
 
   const drills: DrillConfig[] = [];
   const problems = new Map<string, ConfigProblem[]>();
+  const filesByName = new Map<string, string>();
   const addProblems = (name: string, found: ConfigProblem[]) => problems.set(name, [...(problems.get(name) ?? []), ...found]);
   for (const fileName of names) {
     const loaded = await loadFile(join(absolute, fileName), drillSchema, resolved, null);
     const fallbackName = basename(fileName, extname(fileName));
-    if (!loaded.value) {
-      addProblems(fallbackName, loaded.value === undefined && loaded.problems.length === 0 ? [{ file: loaded.file, path: '', message: 'is empty' }] : loaded.problems);
-      continue;
-    }
-    const drill = loaded.value;
-    const name = drill.name ?? fallbackName;
-    const found: ConfigProblem[] = [];
+    // Cross-file checks read the raw input, so they are reported along with the file's own problems.
+    const input = (loaded.input ?? {}) as { name?: unknown; backup?: { repository?: unknown }; restore?: { sandbox?: unknown } };
+    const name = typeof input.name === 'string' ? input.name : fallbackName;
+    const found = [...loaded.problems];
     if (!NAME_PATTERN.test(name)) {
       found.push({ file: loaded.file, path: '', message: `the file name "${fallbackName}" is not a valid drill name; rename the file or set name:` });
     }
-    const repository = drill.backup.repository ?? runner.defaults.repository;
-    if (!(repository in runner.repositories)) {
-      const where = drill.backup.repository ? 'backup.repository' : 'backup.repository (from defaults.repository)';
-      found.push({ file: loaded.file, path: where, message: `names "${repository}", which is not a repository in ${runner.file ?? 'the embedded defaults'} (${Object.keys(runner.repositories).join(', ')})` });
+    const repository = input.backup?.repository ?? runner.defaults.repository;
+    if (typeof repository === 'string' && !(repository in runner.repositories)) {
+      const where = input.backup?.repository === undefined ? 'backup.repository (from defaults.repository)' : 'backup.repository';
+      const available = Object.keys(runner.repositories).join(', ');
+      found.push({ file: loaded.file, path: where, message: `names "${repository}", which is not a repository in ${runner.file ?? 'the embedded defaults'} (${available})` });
     }
-    const sandbox = drill.restore.sandbox ?? runner.defaults.sandbox;
-    if (!(sandbox in runner.sandboxes)) {
+    const sandbox = input.restore?.sandbox ?? runner.defaults.sandbox;
+    if (typeof sandbox === 'string' && !(sandbox in runner.sandboxes)) {
       found.push({ file: loaded.file, path: 'restore.sandbox', message: `names "${sandbox}", which is not a sandbox (${Object.keys(runner.sandboxes).join(', ')})` });
     }
-    const duplicate = drills.find((other) => other.name === name);
-    if (duplicate) found.push({ file: loaded.file, path: drill.name ? 'name' : '', message: `drill name "${name}" is also used by ${duplicate.file}` });
-    if (found.length > 0) {
+    const firstFile = filesByName.get(name);
+    if (firstFile) found.push({ file: loaded.file, path: input.name === undefined ? '' : 'name', message: `drill name "${name}" is also used by ${firstFile}` });
+    else filesByName.set(name, loaded.file);
+    if (found.length > 0 || !loaded.value) {
       addProblems(name, found);
       continue;
     }
+    const drill = loaded.value;
     const binDir = drill.backup.binDir === undefined ? undefined : resolve(resolved.cwd, drill.backup.binDir);
-    drills.push({ ...drill, name, file: loaded.file, backup: { ...drill.backup, repository, binDir }, restore: { ...drill.restore, sandbox } });
+    drills.push({
+      ...drill,
+      name,
+      file: loaded.file,
+      backup: { ...drill.backup, repository: repository as string, binDir },
+      restore: { ...drill.restore, sandbox: sandbox as string },
+    });
   }
   return { drills, problems, directory: absolute };
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.ts';
+import { redactText } from '../redact.ts';
 
 /**
  * Turns zod issues into problems a person can act on:
@@ -30,7 +31,8 @@ export function issuesToProblems(file: string, issues: z.core.$ZodIssue[], input
       }
       continue;
     }
-    problems.push({ file, path: formatPath(issue.path), message: describeIssue(issue, valueAt(input, issue.path), issue.path) });
+    // A value can hold a secret interpolated from the environment: problems are scrubbed like every other output.
+    problems.push({ file, path: formatPath(issue.path), message: redactText(describeIssue(issue, valueAt(input, issue.path), issue.path)) });
   }
   return problems;
 }
@@ -42,7 +44,9 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown, path: Path): str
       if (value === undefined) return `is required (expected ${withArticle(issue.expected)})`;
       return `expected ${withArticle(issue.expected)}, got ${got}`;
     case 'invalid_value':
-      return `expected ${issue.values.map((allowed) => JSON.stringify(allowed)).join(' or ')}, got ${got}`;
+      return issue.values.length > 2
+        ? `expected one of ${issue.values.map((allowed) => JSON.stringify(allowed)).join(', ')}, got ${got}`
+        : `expected ${issue.values.map((allowed) => JSON.stringify(allowed)).join(' or ')}, got ${got}`;
     case 'invalid_union':
       if ('note' in issue && issue.note === 'No matching discriminator') {
         const options = (issue as { options?: unknown[] }).options ?? [];

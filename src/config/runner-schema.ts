@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from './common.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { repositoryConfigSchema } from '../repository/registry.ts';
-import { sandboxConfigSchema } from '../sandbox/registry.ts';
+import { BUILT_IN_SANDBOXES, sandboxConfigSchema } from '../sandbox/registry.ts';
 
 /**
  * `config/firedrill.yaml`: settings shared by every drill. Every key has a
@@ -41,16 +41,25 @@ export const runnerConfigSchema = z
       .prefault({})
       .describe('Logging.'),
   })
-  .superRefine((config, context) => {
-    const repositories = Object.keys(config.repositories);
-    const wanted = config.defaults.repository;
-    if (wanted !== undefined && !repositories.includes(wanted)) {
-      context.addIssue({ code: 'custom', path: ['defaults', 'repository'], message: `names "${wanted}", which is not in repositories (${repositories.join(', ') || 'none'})` });
-    }
-    if (wanted === undefined && repositories.length > 1 && !repositories.includes('local')) {
-      context.addIssue({ code: 'custom', path: ['defaults', 'repository'], message: `is required when there are several repositories (${repositories.join(', ')})` });
-    }
-  })
+  .superRefine(
+    (config, context) => {
+      // Runs even when other keys failed, so this problem is reported with the rest.
+      const repositories = Object.keys(typeof config.repositories === 'object' ? config.repositories : {});
+      const wanted = (config.defaults as { repository?: unknown } | undefined)?.repository;
+      if (typeof wanted === 'string' && !repositories.includes(wanted)) {
+        context.addIssue({ code: 'custom', path: ['defaults', 'repository'], message: `names "${wanted}", which is not in repositories (${repositories.join(', ') || 'none'})` });
+      }
+      if (wanted === undefined && repositories.length > 1 && !repositories.includes('local')) {
+        context.addIssue({ code: 'custom', path: ['defaults', 'repository'], message: `is required when there are several repositories (${repositories.join(', ')})` });
+      }
+      const sandboxes = [...new Set([...Object.keys(BUILT_IN_SANDBOXES), ...Object.keys(typeof config.sandboxes === 'object' ? config.sandboxes : {})])];
+      const sandbox = (config.defaults as { sandbox?: unknown } | undefined)?.sandbox;
+      if (typeof sandbox === 'string' && !sandboxes.includes(sandbox)) {
+        context.addIssue({ code: 'custom', path: ['defaults', 'sandbox'], message: `names "${sandbox}", which is not a sandbox (${sandboxes.join(', ')})` });
+      }
+    },
+    { when: () => true },
+  )
   .describe('firedrill runner configuration: repositories, sandboxes, defaults, reports and logging.');
 
 export type RunnerFile = z.output<typeof runnerConfigSchema>;

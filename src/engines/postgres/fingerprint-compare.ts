@@ -1,4 +1,4 @@
-import { INVENTORY_CATEGORIES, looseTableName, type Fingerprint, type Inventory, type InventoryCategory } from './fingerprint.ts';
+import { INVENTORY_CATEGORIES, looseTableName, qualifiedTableName, type Fingerprint, type Inventory, type InventoryCategory } from './fingerprint.ts';
 
 /** Comparing a restored database with the fingerprint the manifest holds. Pure: unit-tested on its own. */
 
@@ -44,7 +44,8 @@ export function compareFingerprints(
   restored: { inventory: Inventory; rowCounts: Record<string, number> },
   options: CompareOptions,
 ): Difference[] {
-  const ignoredNames = options.ignore.map(looseTableName);
+  // "orders" means public.orders, as in `backup.fingerprint.tables`; written as is, it also matches an extension or schema name.
+  const ignoredNames = options.ignore.flatMap((name) => [qualifiedTableName(name), looseTableName(name)]);
   // A table's columns, constraints and indexes go with it: `public.t.col`, `public.t.con: ...`, `... ON public.t USING ...`.
   const ignored = (item: string) => {
     const loose = looseTableName(item);
@@ -91,9 +92,9 @@ export function withinTolerance(expected: number, actual: number, tolerance: Tol
 export function describeDifference(difference: Difference): string {
   switch (difference.kind) {
     case 'rowCount': {
-      const restored = difference.restored === undefined ? 'table missing' : `${difference.restored}`;
       const estimated = difference.method === 'estimate' ? ' (estimated)' : '';
-      return `${difference.table} has ${restored} rows, source had ${difference.source}${estimated}`;
+      if (difference.restored === undefined) return `${difference.table} is missing, source had ${difference.source} rows${estimated}`;
+      return `${difference.table} has ${difference.restored} rows, source had ${difference.source}${estimated}`;
     }
     case 'largeObjects':
       return `${difference.restored} large objects, source had ${difference.source}`;

@@ -134,3 +134,8 @@ export async function countRowsExactly(sessions: Query[], tables: string[], page
 export function looseTableName(name: string): string {
   return name.replaceAll('"', '');
 }
+
+/** A table name as written in a drill file: "orders" means public.orders, as in SQL with the default search_path. */
+export function qualifiedTableName(name: string): string {
+  return looseTableName(name.includes('.') ? name : `public.${name}`);
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, secretSchema } from '../../config/common.ts';
-import { parsePostgresUrl, SSL_MODES, type PostgresConnection, type SslMode } from './postgres-connection.ts';
+import { parsePostgresUrl, SSL_MODES, type ParsedPostgresUrl, type PostgresConnection, type SslMode } from './postgres-connection.ts';
 
 /** The `source: { type: postgres, ... }` block of a drill. */
 export const postgresSourceSchema = z
@@ -21,46 +21,54 @@ export const postgresSourceSchema = z
     sslmode: z.enum(SSL_MODES).optional().describe('TLS mode, as in libpq. (Default: libpq\'s "prefer" for pg_dump, no TLS for firedrill\'s own queries)'),
     connectTimeout: durationSchema('How long to wait for a connection. (Default: 10s)').prefault('10s'),
   })
-  .transform((source, context) => {
-    let fromUrl: ReturnType<typeof parsePostgresUrl> = {};
-    if (source.url !== undefined) {
-      try {
-        fromUrl = parsePostgresUrl(source.url);
-      } catch (error) {
-        context.addIssue({ code: 'custom', path: ['url'], message: `${(error as Error).message}` });
-        return z.NEVER;
+  .superRefine(
+    (source, context) => {
+      // Runs even when a field itself failed (`when`), so every problem in the block is reported at once;
+      // a field may therefore hold anything here.
+      let fromUrl: ParsedPostgresUrl = {};
+      if (typeof source.url === 'string') {
+        try {
+          fromUrl = parsePostgresUrl(source.url);
+        } catch (error) {
+          context.addIssue({ code: 'custom', path: ['url'], message: (error as Error).message });
+          return;
+        }
       }
       for (const key of ['host', 'database', 'user'] as const) {
         if (source[key] !== undefined && fromUrl[key] !== undefined) {
-          context.addIssue({ code: 'custom', path: [key], message: `is also given in url; give it in one place only` });
+          context.addIssue({ code: 'custom', path: [key], message: 'is also given in url; give it in one place only' });
+        }
+        if (source[key] === undefined && fromUrl[key] === undefined) {
+          const where = source.url !== undefined ? 'in url or as a key' : 'as a key or in url';
+          context.addIssue({ code: 'custom', path: [key], message: `is required (${where})` });
         }
       }
-      if (fromUrl.password && source.password) {
+      if (fromUrl.password && source.password !== undefined) {
         context.addIssue({ code: 'custom', path: ['password'], message: 'a password is also given in url; give it in one place only' });
       }
-    }
-    const sslMode = source.sslmode ?? fromUrl.sslMode;
-    if (sslMode !== undefined && !SSL_MODES.includes(sslMode as SslMode)) {
-      context.addIssue({ code: 'custom', path: ['url'], message: `has sslmode "${sslMode}" (expected one of: ${SSL_MODES.join(', ')})` });
-    }
-    const connection = {
-      host: source.host ?? fromUrl.host,
+      if (fromUrl.sslMode !== undefined && !SSL_MODES.includes(fromUrl.sslMode as SslMode)) {
+        context.addIssue({ code: 'custom', path: ['url'], message: `has sslmode "${fromUrl.sslMode}" (expected one of: ${SSL_MODES.join(', ')})` });
+      }
+      if (fromUrl.port !== undefined && !(Number.isInteger(fromUrl.port) && fromUrl.port >= 1 && fromUrl.port <= 65535)) {
+        context.addIssue({ code: 'custom', path: ['url'], message: 'has an invalid port' });
+      }
+    },
+    { when: () => true },
+  )
+  .transform((source) => {
+    // Only reached when everything above held.
+    const fromUrl = source.url === undefined ? {} : parsePostgresUrl(source.url);
+    const connection: PostgresConnection = {
+      host: (source.host ?? fromUrl.host) as string,
       port: source.port ?? fromUrl.port ?? 5432,
-      database: source.database ?? fromUrl.database,
-      user: source.user ?? fromUrl.user,
+      database: (source.database ?? fromUrl.database) as string,
+      user: (source.user ?? fromUrl.user) as string,
       password: source.password ?? fromUrl.password,
-      sslMode: sslMode as SslMode | undefined,
+      sslMode: source.sslmode ?? (fromUrl.sslMode as SslMode | undefined),
       sslRootCert: fromUrl.sslRootCert,
       connectTimeoutMs: source.connectTimeout,
     };
-    const where = source.url !== undefined ? 'in url or as a key' : 'as a key or in url';
-    for (const key of ['host', 'database', 'user'] as const) {
-      if (connection[key] === undefined) context.addIssue({ code: 'custom', path: [key], message: `is required (${where})` });
-    }
-    if (!Number.isInteger(connection.port) || connection.port < 1 || connection.port > 65535) {
-      context.addIssue({ code: 'custom', path: ['url'], message: 'has an invalid port' });
-    }
-    return { type: source.type, connection: connection as PostgresConnection };
+    return { type: source.type, connection };
   });
 
 export type PostgresSource = z.output<typeof postgresSourceSchema>;

@@ -109,7 +109,7 @@ export async function findTools(tool: PostgresTool, configuredBinDirs: string[] 
  * as close to the source server as possible, and never older than it.
  */
 export function pickTool(installed: InstalledTool[], minimumMajor: number): InstalledTool | undefined {
-  return installed.find((candidate) => candidate.major >= minimumMajor);
+  return [...installed].sort((a, b) => a.major - b.major).find((candidate) => candidate.major >= minimumMajor);
 }
 
 export function describeInstalled(installed: InstalledTool[]): string {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { BackupError } from '../../errors.ts';
 import type { Releasers } from '../../drill/releasers.ts';
 import { clientConfig, type PostgresConnection } from './postgres-connection.ts';
-import { captureInventory, countRowsExactly, listCountableTables, looseTableName, type CountableTable, type Fingerprint, type Query, type RowCount } from './fingerprint.ts';
+import { captureInventory, countRowsExactly, listCountableTables, looseTableName, qualifiedTableName, type CountableTable, type Fingerprint, type Query, type RowCount } from './fingerprint.ts';
 
 /**
  * The source's fingerprint, taken in the snapshot pg_dump dumps: the control
@@ -30,7 +30,7 @@ export interface FingerprintPlan {
 export function planRowCounts(tables: CountableTable[], options: FingerprintOptions): FingerprintPlan {
   const plan: FingerprintPlan = { exact: [], estimated: {}, unknown: [] };
   if (options.rowCounts === 'off') return plan;
-  const wanted = options.tables ? new Set(options.tables.map((name) => looseTableName(name.includes('.') ? name : `public.${name}`))) : undefined;
+  const wanted = options.tables ? new Set(options.tables.map(qualifiedTableName)) : undefined;
   const known = new Set(tables.map((table) => looseTableName(table.name)));
   plan.unknown = [...(wanted ?? [])].filter((name) => !known.has(name));
   for (const table of tables) {

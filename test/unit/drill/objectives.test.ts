@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { judgeObjective, measure } from '../../../src/drill/objectives.ts';
+
+const at = (iso: string) => new Date(iso);
+
+describe('measure', () => {
+  // The backup's snapshot was taken at 02:00 on firedrill's clock; the restore started at 03:00.
+  const base = {
+    snapshotAtLocal: at('2024-05-01T02:00:00Z'),
+    snapshotAt: at('2024-05-01T02:00:10Z'), // the source's clock runs 10s ahead
+    restoreStartedAt: at('2024-05-01T03:00:00Z'),
+  };
+
+  it('measures RTO from the start of the restore until it was verified', () => {
+    const measured = measure({ ...base, verifiedAt: at('2024-05-01T03:04:30.250Z'), newestData: [] });
+
+    expect(measured.rtoSeconds).toBe(270.25);
+  });
+
+  it('has no RTO when the restore was never verified', () => {
+    expect(measure({ ...base, verifiedAt: undefined, newestData: [] }).rtoSeconds).toBeNull();
+  });
+
+  it('takes RPO as the backup age alone when no freshness check measured the data', () => {
+    expect(measure({ ...base, verifiedAt: undefined, newestData: [] })).toEqual({
+      rtoSeconds: null,
+      rpoSeconds: 3600,
+      backupAgeSeconds: 3600,
+      dataAgeAtSnapshotSeconds: null,
+    });
+  });
+
+  it('adds the stalest freshness age at the snapshot, on the source\'s clock, to the backup age', () => {
+    const measured = measure({
+      ...base,
+      verifiedAt: undefined,
+      // Newest rows 60s and 300s before the snapshot: the stalest table decides.
+      newestData: [at('2024-05-01T01:59:10Z'), at('2024-05-01T01:55:10Z')],
+    });
+
+    expect(measured).toMatchObject({ backupAgeSeconds: 3600, dataAgeAtSnapshotSeconds: 300, rpoSeconds: 3900 });
+  });
+
+  it('clamps a backup taken "after" the restore started to age zero', () => {
+    const measured = measure({ ...base, snapshotAtLocal: at('2024-05-01T03:00:05Z'), verifiedAt: undefined, newestData: [] });
+
+    expect(measured).toMatchObject({ backupAgeSeconds: 0, rpoSeconds: 0 });
+  });
+
+  it('clamps data newer than the snapshot, from clock skew, to age zero', () => {
+    const measured = measure({ ...base, verifiedAt: undefined, newestData: [at('2024-05-01T02:05:00Z')] });
+
+    expect(measured).toMatchObject({ dataAgeAtSnapshotSeconds: 0, rpoSeconds: 3600 });
+  });
+});
+
+describe('judgeObjective', () => {
+  it('is met when the measurement is within the limit, the limit included', () => {
+    expect(judgeObjective(600_000, 270.25)).toEqual({ limit: '10m', limitSeconds: 600, measuredSeconds: 270.25, status: 'met' });
+    expect(judgeObjective(600_000, 600)?.status).toBe('met');
+  });
+
+  it('is missed when the measurement exceeds the limit', () => {
+    expect(judgeObjective(26 * 3_600_000, 26 * 3600 + 1)).toEqual({ limit: '26h', limitSeconds: 93_600, measuredSeconds: 93_601, status: 'missed' });
+  });
+
+  it('is not measured when there is no measurement', () => {
+    expect(judgeObjective(600_000, null)).toEqual({ limit: '10m', limitSeconds: 600, measuredSeconds: null, status: 'not measured' });
+  });
+
+  it('is undefined when the drill sets no limit', () => {
+    expect(judgeObjective(undefined, 42)).toBeUndefined();
+  });
+});
