@@ -96,13 +96,3 @@ export class AbortedError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-/** Throws AbortedError when the signal has fired; call between steps of long work. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw toAbortedError(signal.reason);
-}
-
-export function toAbortedError(reason: unknown): AbortedError {
-  if (reason instanceof AbortedError) return reason;
-  return new AbortedError(typeof reason === 'string' ? reason : 'the run was aborted');
-}

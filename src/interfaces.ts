@@ -94,8 +94,10 @@ export interface BackupEntry {
    */
   status: 'complete' | 'incomplete' | 'invalid';
   manifest?: Manifest;
-  /** Why an invalid backup is invalid. */
+  /** Why an invalid backup is invalid, or what is known of an incomplete one. */
   problem?: string;
+  /** An incomplete backup whose writer is gone for good: debris, safe to remove. */
+  abandoned?: boolean;
   /** When the manifest was written, or when the incomplete backup was last touched. */
   modifiedAt: Date;
 }
@@ -117,6 +119,8 @@ export interface Repository {
   /** Fails early, before a dump starts, when the repository cannot be written. */
   preflight(drill: string): Promise<void>;
   startBackup(drill: string, backupId: string): Promise<BackupWriter>;
+  /** Removes incomplete backups whose writer is gone for good (killed, or before a reboot); returns their ids. */
+  removeAbandoned(drill: string): Promise<string[]>;
   /** Newest first. */
   listBackups(drill: string): Promise<BackupEntry[]>;
   readManifest(drill: string, backupId: string): Promise<Manifest>;

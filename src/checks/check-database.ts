@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { CheckDatabase } from '../interfaces.ts';
-import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import { connect, disconnect } from '../engines/postgres/session.ts';
 
 /**
  * Sessions a check uses on the restored database: each one a READ ONLY
@@ -26,6 +27,7 @@ export class ReadOnlyDatabase implements CheckDatabase {
   readonly #clients: pg.Client[] = [];
   #primary: Promise<pg.Client> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(connection: PostgresConnection, statementTimeoutMs: number) {
     this.#connection = connection;
@@ -43,17 +45,17 @@ export class ReadOnlyDatabase implements CheckDatabase {
     return work(views);
   }
 
-  async close(): Promise<void> {
+  /** Ends every session; with `cancel`, queries still running (a timeout, an abort) are cancelled on the server. */
+  close(options: { cancel: boolean }): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#clients.map((client) => client.end().catch(() => undefined)));
+    this.#closing ??= Promise.all(this.#clients.map((client) => disconnect(client, this.#connection, options))).then(() => undefined);
+    return this.#closing;
   }
 
   async #open(): Promise<pg.Client> {
     if (this.#closed) throw new Error('the check\'s sessions were closed (timeout or abort)');
-    const client = new pg.Client({ ...clientConfig(this.#connection), types });
-    client.on('error', () => undefined);
+    const client = await connect(this.#connection, { types });
     this.#clients.push(client);
-    await client.connect();
     await client.query('begin transaction read only');
     await client.query(`set local statement_timeout = ${Math.max(1, Math.round(this.#statementTimeoutMs))}`);
     return client;

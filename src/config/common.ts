@@ -15,6 +15,16 @@ export function durationSchema(description: string) {
     .describe(description);
 }
 
+/** Timers and PostgreSQL's timeouts hold at most 2^31-1 milliseconds, about 24 days. */
+const LONGEST_TIMEOUT_MS = 2_147_483_647;
+
+/** A duration that becomes a timer or a statement/lock timeout: bounded, so it cannot overflow into "at once". */
+export function timeoutSchema(description: string) {
+  return durationSchema(description).refine((milliseconds) => milliseconds >= 1 && milliseconds <= LONGEST_TIMEOUT_MS, {
+    error: 'expected a timeout between 1ms and 24 days',
+  });
+}
+
 /**
  * The environment secrets are resolved from while a file is parsed. zod has no
  * parse context, and resolving inside the schema is what puts a missing

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
-import { durationSchema, nameSchema, positiveIntegerSchema } from './common.ts';
+import { durationSchema, nameSchema, positiveIntegerSchema, timeoutSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
 import { checkConfigSchema } from '../checks/registry.ts';
 
@@ -37,7 +37,7 @@ const backupSchema = z
       .describe(
         "Parallel sessions for the fingerprint's row counts, all in the dump's snapshot. The custom format itself is written by one pg_dump process. (Default: 1)",
       ),
-    lockWaitTimeout: durationSchema("How long pg_dump and the fingerprint wait for a table lock before failing. (Default: 10m)").prefault('10m'),
+    lockWaitTimeout: timeoutSchema("How long pg_dump and the fingerprint wait for a table lock before failing. (Default: 10m)").prefault('10m'),
     binDir: z.string().optional().describe('Directory with pg_dump. (Default: the lowest installed major at least the server\'s)'),
     fingerprint: fingerprintOptionsSchema.prefault({}),
   })

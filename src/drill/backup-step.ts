@@ -6,7 +6,7 @@ import type { DrillConfig } from '../config/load.ts';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject, type TargetRecord } from '../repository/manifest.ts';
 import { HashingStream } from '../pipeline/hashing.ts';
 import { engineFor } from '../engines/registry.ts';
-import { RepositoryError, UsageError } from '../errors.ts';
+import { IntegrityError, UsageError } from '../errors.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
 import { newId } from './ids.ts';
@@ -18,7 +18,11 @@ import { newId } from './ids.ts';
  * signal) leaves nothing that looks like a backup.
  */
 export async function takeBackup(context: DrillRunContext, drill: DrillConfig, repository: Repository): Promise<Manifest> {
-  await context.phase('backup.preflight', () => repository.preflight(drill.name));
+  await context.phase('backup.preflight', async () => {
+    await repository.preflight(drill.name);
+    const removed = await repository.removeAbandoned(drill.name);
+    if (removed.length > 0) context.logger.warn({ removed }, 'removed incomplete backups left behind by firedrill processes that no longer run');
+  });
   const backupId = newId();
   const createdAt = new Date();
   const writer = await repository.startBackup(drill.name, backupId);
@@ -65,17 +69,31 @@ async function storeObject(writer: BackupWriter, objectName: string, body: Reada
   return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
 }
 
-/** `--from-backup latest|ID`: the manifest of an existing, complete backup. */
+/**
+ * `--from-backup latest|ID`: the manifest of an existing, complete backup.
+ * "latest" never quietly falls back past a damaged newer backup: the newest
+ * one that is not still being written is the one drilled.
+ */
 export async function selectBackup(drill: DrillConfig, repository: Repository, wanted: string): Promise<Manifest> {
-  if (wanted !== 'latest') return repository.readManifest(drill.name, wanted);
+  if (wanted !== 'latest') return checkBelongs(await repository.readManifest(drill.name, wanted), wanted, drill, repository);
   const backups = await repository.listBackups(drill.name);
-  const latest = backups.find((entry) => entry.status === 'complete');
-  if (!latest?.manifest) {
-    const others = backups.length > 0 ? ` (${backups.length} incomplete or invalid ones are ignored)` : '';
+  const newest = backups.find((entry) => entry.status !== 'incomplete');
+  if (newest?.status === 'invalid') {
+    throw new IntegrityError(`the latest backup of drill "${drill.name}", ${newest.backupId} in ${repository.describe()}, is damaged: ${newest.problem ?? 'invalid manifest'}`);
+  }
+  if (!newest?.manifest) {
+    const others = backups.length > 0 ? ` (${backups.length} incomplete one(s) are ignored)` : '';
     throw new UsageError(`drill "${drill.name}" has no complete backup in ${repository.describe()}${others}; run it once without --from-backup to take one`);
   }
-  if (latest.manifest.drill !== drill.name) {
-    throw new RepositoryError(`backup ${latest.backupId} in ${repository.describe()} belongs to drill "${latest.manifest.drill}", not "${drill.name}"`);
+  return checkBelongs(newest.manifest, newest.backupId, drill, repository);
+}
+
+/** A manifest must describe the backup it was found under: a copied or edited one would restore another backup's objects. */
+function checkBelongs(manifest: Manifest, backupId: string, drill: DrillConfig, repository: Repository): Manifest {
+  if (manifest.backupId !== backupId || manifest.drill !== drill.name) {
+    throw new IntegrityError(
+      `the manifest of backup ${backupId} (drill "${drill.name}") in ${repository.describe()} describes backup ${manifest.backupId} of drill "${manifest.drill}"; the backup cannot be trusted`,
+    );
   }
-  return latest.manifest;
+  return manifest;
 }

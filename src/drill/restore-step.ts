@@ -66,10 +66,15 @@ async function fetchAndVerify(
         actual = await hashFile(path, context.signal);
       } catch (error) {
         if (context.signal.aborted) throw error;
-        throw new IntegrityError(
-          `object ${object.name} of backup ${manifest.backupId} cannot be read in ${repository.describe()} (${errorMessage(error)}); the backup is damaged`,
-          { cause: error },
-        );
+        // A missing object is a damaged backup; anything else (permissions, I/O) is the storage's problem.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new IntegrityError(`object ${object.name} of backup ${manifest.backupId} is missing from ${repository.describe()}; the backup is damaged`, {
+            cause: error,
+          });
+        }
+        throw new RepositoryError(`cannot read object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}: ${errorMessage(error)}`, {
+          cause: error,
+        });
       }
     } else {
       if (!temporaryDirectory) {

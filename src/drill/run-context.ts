@@ -2,11 +2,13 @@ import type { Logger } from '../logger.ts';
 import type { RunContext } from '../interfaces.ts';
 import type { PhaseRecord } from '../report/report.ts';
 import { Releasers } from './releasers.ts';
+import { throwIfAborted } from '../abort.ts';
 
 /**
  * The context every step of a run receives. `phase()` times a named step,
- * gives it a logger bound to `phase`, and records it for the report; the
- * innermost phase that failed is remembered so the report can say where.
+ * gives it a logger bound to `phase`, and records it for the report. No phase
+ * starts once the run is aborted, and one that finishes after the abort
+ * still ends the run: a signal is never lost between two steps.
  */
 export class DrillRunContext implements RunContext {
   readonly runId: string;
@@ -15,7 +17,8 @@ export class DrillRunContext implements RunContext {
   readonly signal: AbortSignal;
   readonly releasers: Releasers;
   readonly phases: PhaseRecord[] = [];
-  failedPhase: string | undefined;
+  /** For each error that left a phase, the innermost phase it left: where the report says it happened. */
+  readonly #phaseOfError = new WeakMap<object, string>();
   readonly #clock: () => Date;
 
   constructor(options: { runId: string; drillName: string; logger: Logger; signal: AbortSignal; clock: () => Date }) {
@@ -28,21 +31,28 @@ export class DrillRunContext implements RunContext {
   }
 
   async phase<T>(name: string, work: (logger: Logger) => Promise<T>): Promise<T> {
+    throwIfAborted(this.signal);
     const record: PhaseRecord = { name, startedAt: this.#clock().toISOString(), durationMs: 0, status: 'ok' };
     this.phases.push(record);
     const started = performance.now();
     const logger = this.logger.child({ phase: name });
     logger.debug('phase started');
     try {
-      return await work(logger);
+      const result = await work(logger);
+      throwIfAborted(this.signal);
+      return result;
     } catch (error) {
       record.status = 'failed';
-      // Phases nest: the first to record a failure is the innermost one.
-      this.failedPhase ??= name;
+      if (typeof error === 'object' && error !== null && !this.#phaseOfError.has(error)) this.#phaseOfError.set(error, name);
       throw error;
     } finally {
       record.durationMs = Math.round(performance.now() - started);
       logger.info({ durationMs: record.durationMs, status: record.status }, `${name} ${record.status === 'ok' ? 'done' : 'failed'}`);
     }
+  }
+
+  /** The innermost phase the error came out of, if it came out of one. */
+  phaseOf(error: unknown): string | undefined {
+    return typeof error === 'object' && error !== null ? this.#phaseOfError.get(error) : undefined;
   }
 }

@@ -5,7 +5,7 @@ import type { DrillConfig, RunnerConfig } from '../config/load.ts';
 import { manifestSha256, totalSizeBytes, type Manifest } from '../repository/manifest.ts';
 import { REPORT_SCHEMA_VERSION, type BackupFacts, type CheckRecord, type Report, type RunStatus } from '../report/report.ts';
 import { AbortedError, FiredrillError, errorMessage } from '../errors.ts';
-import { createRepository } from '../repository/registry.ts';
+import { repositoryFor } from '../repository/registry.ts';
 import { createSandbox } from '../sandbox/registry.ts';
 import { createCheck } from '../checks/registry.ts';
 import { postgresMetadataSchema } from '../engines/postgres/postgres-engine.ts';
@@ -13,6 +13,7 @@ import { redactText } from '../redact.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { formatDuration } from '../config/duration.ts';
 import { DrillRunContext } from './run-context.ts';
+import { onAbort } from '../abort.ts';
 import { selectBackup, takeBackup } from './backup-step.ts';
 import { restoreBackup } from './restore-step.ts';
 import { runChecks, type CheckResult } from './check-step.ts';
@@ -43,9 +44,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   const runId = newId(startedAt);
   const logger = options.logger.child({ drill: drill.name, runId });
   const abort = new AbortController();
-  const forwardAbort = () => abort.abort(options.signal?.reason);
-  if (options.signal?.aborted) forwardAbort();
-  options.signal?.addEventListener('abort', forwardAbort, { once: true });
+  const stopForwarding = onAbort(options.signal, () => abort.abort(options.signal?.reason));
   const context = new DrillRunContext({ runId, drillName: drill.name, logger, signal: abort.signal, clock });
 
   let manifest: Manifest | undefined;
@@ -57,7 +56,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   let failure: unknown;
   logger.info({ fromBackup: options.fromBackup }, 'drill started');
   try {
-    repository = createRepository(drill.backup.repository, options.runner.repositories[drill.backup.repository] as never, { cwd: options.runner.cwd });
+    repository = repositoryFor(options.runner, drill);
     const sandbox = createSandbox(drill.restore.sandbox, options.runner.sandboxes[drill.restore.sandbox] as never, { cwd: options.runner.cwd });
     const checks = drill.checks.map((check) => createCheck(check, { jobs: drill.restore.jobs }));
     const from = repository;
@@ -75,11 +74,11 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   } catch (error) {
     failure = error;
   } finally {
-    options.signal?.removeEventListener('abort', forwardAbort);
+    stopForwarding();
     await context.releasers.releaseAll();
   }
 
-  const report = buildReport({ drill, runId, startedAt, finishedAt: clock(), context, manifest, repository, checkResults, restoreStartedAt, verifiedAt, restoreFacts, failure, aborted: abort.signal.aborted });
+  const report = buildReport({ drill, runId, startedAt, finishedAt: clock(), context, manifest, repository, checkResults, restoreStartedAt, verifiedAt, restoreFacts, failure, aborted: abort.signal.aborted, abortReason: abort.signal.reason, reused: options.fromBackup !== undefined });
   logger[report.status === 'passed' ? 'info' : 'error']({ status: report.status }, report.summary);
   for (const reporter of options.reporters ?? []) {
     try {
@@ -106,6 +105,13 @@ interface ReportInput {
   restoreFacts: Report['restore'];
   failure: unknown;
   aborted: boolean;
+  abortReason: unknown;
+  /** The run drilled an existing backup rather than taking one. */
+  reused: boolean;
+}
+
+function abortMessage(reason: unknown): string {
+  return typeof reason === 'string' ? `the run was aborted (${reason})` : 'the run was aborted';
 }
 
 function buildReport(input: ReportInput): Report {
@@ -135,16 +141,20 @@ function buildReport(input: ReportInput): Report {
 
   let status: RunStatus;
   let error: Report['error'];
-  if (failure !== undefined) {
-    const aborted = input.aborted || failure instanceof AbortedError;
-    status = aborted ? 'aborted' : failure instanceof FiredrillError ? failure.verdict : 'error';
-    error = { kind: aborted ? 'aborted' : failure instanceof FiredrillError ? failure.kind : 'internal', message: redactText(errorMessage(failure)) };
-    if (input.context.failedPhase) error.phase = input.context.failedPhase;
+  if (input.aborted || failure instanceof AbortedError) {
+    // Whatever else happened, a run that was told to stop did not prove anything.
+    status = 'aborted';
+    error = { kind: 'aborted', message: redactText(failure instanceof AbortedError || failure === undefined ? abortMessage(input.abortReason) : errorMessage(failure)) };
+  } else if (failure !== undefined) {
+    status = failure instanceof FiredrillError ? failure.verdict : 'error';
+    error = { kind: failure instanceof FiredrillError ? failure.kind : 'internal', message: redactText(errorMessage(failure)) };
   } else {
     const failedCheck = checks.some((check) => check.status !== 'passed');
     const missed = Object.values(objectives).some((objective) => objective.status === 'missed');
     status = failedCheck || missed ? 'failed' : 'passed';
   }
+  const phase = input.context.phaseOf(failure);
+  if (error && phase) error.phase = phase;
 
   const report: Report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -161,7 +171,7 @@ function buildReport(input: ReportInput): Report {
     checks,
     measured,
     objectives,
-    ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, Boolean(input.context.phases.find((phase) => phase.name === 'select-backup'))) } : {}),
+    ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, input.reused) } : {}),
     ...(input.restoreFacts ? { restore: input.restoreFacts } : {}),
     ...(error ? { error } : {}),
   };

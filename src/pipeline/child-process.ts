@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Releasers } from '../drill/releasers.ts';
+import { onAbort } from '../abort.ts';
 
 /**
  * Child processes, the way firedrill needs them: an argument array (never a
@@ -57,11 +58,18 @@ export class ChildProcessError extends Error {
 const STDERR_TAIL_BYTES = 16 * 1024;
 const DEFAULT_KILL_GRACE_MS = 5_000;
 
-/** The parent's environment without libpq variables: the child gets exactly the connection we pass. */
+/**
+ * Only these of firedrill's own variables reach a child. firedrill's
+ * environment may hold the secrets of every drill (`{ env: NAME }`), and a
+ * child (a sandbox server running code from a restored database) must see none
+ * of them: it gets this short list plus exactly what the caller passes.
+ */
+const INHERITED_VARIABLE = /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$/;
+
 export function childEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('PG')) base[key] = value;
+    if (INHERITED_VARIABLE.test(key)) base[key] = value;
   }
   return { ...base, ...extra };
 }
@@ -91,12 +99,12 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
   });
 
   const registration = options.releasers?.add(`${label} (pid ${child.pid ?? '?'})`, () => kill());
-  const onAbort = () => void kill();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  // Also when the signal fired before the spawn: the child is then stopped at once.
+  const stopWatching = onAbort(options.signal, () => void kill());
 
   const succeeded = exited.then(({ code, signal, spawnError }) => {
     registration?.forget();
-    options.signal?.removeEventListener('abort', onAbort);
+    stopWatching();
     if (spawnError) {
       const reason = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found` : spawnError.message;
       throw new ChildProcessError(label, null, null, reason, { cause: spawnError });

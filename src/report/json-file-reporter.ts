@@ -17,10 +17,13 @@ export class JsonFileReporter implements Reporter {
     this.directory = directory;
   }
 
+  pathFor(report: Report): string {
+    return join(this.directory, report.drill, `${report.runId}.json`);
+  }
+
   async publish(report: Report): Promise<void> {
-    const directory = join(this.directory, report.drill);
-    await mkdir(directory, { recursive: true });
-    const path = join(directory, `${report.runId}.json`);
+    const path = this.pathFor(report);
+    await mkdir(join(this.directory, report.drill), { recursive: true });
     await writeFile(`${path}.tmp`, `${renderReportJson(report)}\n`, { mode: 0o640 });
     await rename(`${path}.tmp`, path);
   }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -9,6 +9,10 @@ import type { BackupEntry, BackupWriter, Repository } from '../interfaces.ts';
 import { RepositoryError, errorMessage } from '../errors.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { assertSafeName, parseManifest } from './repository-names.ts';
+import { currentOwner, ownerIsGone, type OwnerMarker } from '../pipeline/owner-marker.ts';
+
+/** Written when a backup starts and removed at its commit: who is writing it, so debris of a dead writer can be told apart. */
+const IN_PROGRESS_FILE = '.in-progress';
 
 export const localRepositorySchema = z
   .strictObject({
@@ -65,7 +69,18 @@ export class LocalRepository implements Repository {
     } catch (error) {
       throw new RepositoryError(`cannot create backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
+    await writeFile(join(directory, IN_PROGRESS_FILE), `${JSON.stringify(await currentOwner())}\n`, { mode: 0o600 });
     return new LocalBackupWriter(directory, this.describe());
+  }
+
+  async removeAbandoned(drill: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const entry of await this.listBackups(drill)) {
+      if (entry.status !== 'incomplete' || !entry.abandoned) continue;
+      await rm(join(this.#drillDirectory(drill), entry.backupId), { recursive: true, force: true });
+      removed.push(entry.backupId);
+    }
+    return removed;
   }
 
   async listBackups(drill: string): Promise<BackupEntry[]> {
@@ -77,21 +92,31 @@ export class LocalRepository implements Repository {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new RepositoryError(`cannot list backups of drill "${drill}" in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
-    const entries = await Promise.all(names.map((backupId) => this.#entry(drill, backupId)));
+    const entries = (await Promise.all(names.map((backupId) => this.#entry(drill, backupId)))).filter((entry) => entry !== undefined);
     return entries.sort((a, b) => (a.backupId < b.backupId ? 1 : -1));
   }
 
-  async #entry(drill: string, backupId: string): Promise<BackupEntry> {
-    const manifestPath = join(this.#drillDirectory(drill), backupId, MANIFEST_FILE);
+  /** One backup directory as an entry; undefined when it vanished while being looked at (another run removed it). */
+  async #entry(drill: string, backupId: string): Promise<BackupEntry | undefined> {
+    const directory = join(this.#drillDirectory(drill), backupId);
     try {
       const manifest = await this.readManifest(drill, backupId);
-      return { backupId, status: 'complete', manifest, modifiedAt: (await stat(manifestPath)).mtime };
+      return { backupId, status: 'complete', manifest, modifiedAt: (await stat(join(directory, MANIFEST_FILE))).mtime };
     } catch (error) {
-      const directoryStat = await stat(join(this.#drillDirectory(drill), backupId));
-      if ((error as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') {
-        return { backupId, status: 'incomplete', modifiedAt: directoryStat.mtime };
+      const modifiedAt = await stat(directory).then((found) => found.mtime, () => undefined);
+      if (!modifiedAt) return undefined;
+      if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') {
+        return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt };
       }
-      return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt: directoryStat.mtime };
+      const owner = await readFile(join(directory, IN_PROGRESS_FILE), 'utf8').then((text) => JSON.parse(text) as Partial<OwnerMarker>, () => undefined);
+      const abandoned = owner !== undefined && (await ownerIsGone(owner));
+      return {
+        backupId,
+        status: 'incomplete',
+        abandoned,
+        problem: abandoned ? 'left behind by a firedrill process that no longer runs' : owner ? `being written by pid ${owner.pid} on ${owner.hostname}` : 'no manifest',
+        modifiedAt,
+      };
     }
   }
 
@@ -176,6 +201,7 @@ class LocalBackupWriter implements BackupWriter {
       await rename(temporary, final);
       await syncDirectory(this.#directory);
       this.#committed = true;
+      await rm(join(this.#directory, IN_PROGRESS_FILE), { force: true });
     } catch (error) {
       throw new RepositoryError(`cannot write the manifest ${final} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
     }

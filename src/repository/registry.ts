@@ -14,6 +14,13 @@ const factories: Record<RepositoryConfig['type'], Factory> = {
   local: (name, config, options) => new LocalRepository(name, config, options),
 };
 
+/** The repository a drill's backups go to. */
+export function repositoryFor(runner: { repositories: Record<string, RepositoryConfig>; cwd: string }, drill: { backup: { repository: string } }): Repository {
+  const config = runner.repositories[drill.backup.repository];
+  if (!config) throw new ConfigError([{ file: 'config', path: 'backup.repository', message: `unknown repository "${drill.backup.repository}"` }]);
+  return createRepository(drill.backup.repository, config, { cwd: runner.cwd });
+}
+
 export function createRepository(name: string, config: RepositoryConfig, options: { cwd: string }): Repository {
   const factory = factories[config.type];
   if (!factory) throw new ConfigError([{ file: 'config', path: `repositories.${name}.type`, message: `unsupported repository type: ${String(config.type)}` }]);

@@ -1,4 +1,4 @@
-import { RepositoryError } from '../errors.ts';
+import { IntegrityError, RepositoryError } from '../errors.ts';
 import { manifestSchema, type Manifest } from './manifest.ts';
 import { formatPath } from '../config/problems.ts';
 
@@ -13,20 +13,20 @@ export function assertSafeName(name: string, what: string): void {
   }
 }
 
-/** Parses and validates a manifest; `where` names the file or key in messages. */
+/** Parses and validates a manifest; `where` names the file or key in messages. A damaged manifest is a damaged backup. */
 export function parseManifest(text: string, where: string): Manifest {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new RepositoryError(`manifest ${where} is not valid JSON (${(error as Error).message}); the backup cannot be trusted or restored`, {
+    throw new IntegrityError(`manifest ${where} is not valid JSON (${(error as Error).message}); the backup cannot be trusted or restored`, {
       cause: error,
     });
   }
   const result = manifestSchema.safeParse(data);
   if (!result.success) {
     const first = result.error.issues.slice(0, 3).map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
-    throw new RepositoryError(`manifest ${where} is not a valid firedrill manifest (${first.join('; ')}); the backup cannot be trusted or restored`);
+    throw new IntegrityError(`manifest ${where} is not a valid firedrill manifest (${first.join('; ')}); the backup cannot be trusted or restored`);
   }
   return result.data;
 }

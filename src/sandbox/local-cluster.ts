@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
-import type { Registration, Releasers } from '../drill/releasers.ts';
-import { SandboxError, errorMessage, throwIfAborted } from '../errors.ts';
+import { Releasers } from '../drill/releasers.ts';
+import { SandboxError, errorMessage } from '../errors.ts';
+import { throwIfAborted } from '../abort.ts';
 import { spawnChild, type ChildProcessHandle } from '../pipeline/child-process.ts';
 import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import type { Secret } from '../secret.ts';
 import type { UnixUser } from './unix-user.ts';
+import { currentOwner, ownerIsGone, processExists, type OwnerMarker } from '../pipeline/owner-marker.ts';
 
 /**
  * An ephemeral PostgreSQL cluster: initdb into a fresh temp dir, start the
@@ -73,14 +75,14 @@ export const THROWAWAY_SETTINGS: Record<string, string> = {
 export async function startLocalCluster(options: LocalClusterOptions): Promise<StartedLocalCluster> {
   const { logger } = options;
   const directory = await mkdtemp(join(options.parentDirectory ?? tmpdir(), SANDBOX_DIRECTORY_PREFIX));
-  const removeDirectory = options.releasers?.add(`sandbox directory ${directory}`, () => rm(directory, { recursive: true, force: true }));
-  let server: ChildProcessHandle | undefined;
-  let stopServer: Registration | undefined;
+  // The cluster's own resources (directory, initdb, server) are released newest-first by one stop(),
+  // which is itself registered with the caller's releasers.
+  const own = new Releasers(logger);
+  own.add(`sandbox directory ${directory}`, () => rm(directory, { recursive: true, force: true }));
+  const registration = options.releasers?.add(`local cluster in ${directory}`, () => own.releaseAll());
+  const stop = () => (registration ? registration.release() : own.releaseAll());
   try {
-    await writeFile(
-      join(directory, MARKER_FILE),
-      `${JSON.stringify({ pid: process.pid, ...options.owner, createdAt: new Date().toISOString() })}\n`,
-    );
+    await writeFile(join(directory, MARKER_FILE), `${JSON.stringify({ ...(await currentOwner()), ...options.owner })}\n`);
     const dataDirectory = join(directory, 'data');
     const socketDirectory = join(directory, 'socket');
     await mkdir(socketDirectory, { mode: 0o700 });
@@ -90,7 +92,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     }
     await chmod(directory, 0o700);
 
-    await initdb(options, directory, dataDirectory);
+    await initdb(options, directory, dataDirectory, own);
     throwIfAborted(options.signal);
 
     // A free TCP port can be taken by someone else before PostgreSQL binds it: try a few.
@@ -109,40 +111,21 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     });
     for (let attempt = 1; ; attempt++) {
       if (options.listen === 'tcp') port = await freePort();
-      server = await spawnServer(options, dataDirectory, socketDirectory, port, logPath);
-      const started = server;
-      stopServer = options.releasers?.add(`PostgreSQL server (pid ${started.process.pid})`, () => shutdown(started));
+      const server = await spawnServer(options, dataDirectory, socketDirectory, port, logPath);
+      const stopServer = own.add(`PostgreSQL server (pid ${server.process.pid})`, () => shutdown(server));
       try {
-        serverVersion = await waitUntilReady(started, connection('postgres'), options.startTimeoutMs ?? 60_000, logPath, options.signal);
+        serverVersion = await waitUntilReady(server, connection('postgres'), options.startTimeoutMs ?? 60_000, logPath, options.signal);
         break;
       } catch (error) {
         const portTaken = /could not bind|Address already in use/i.test(await logTail(logPath));
         if (attempt >= attempts || !portTaken) throw error;
-        await (stopServer ? stopServer.release() : shutdown(started));
-        stopServer = undefined;
+        await stopServer.release();
       }
     }
-    const started = server;
     logger.debug({ directory, port, serverVersion }, 'local cluster ready');
-
-    let stopping: Promise<void> | undefined;
-    return {
-      directory,
-      serverVersion,
-      host,
-      port,
-      connection,
-      stop: () =>
-        (stopping ??= (async () => {
-          await (stopServer ? stopServer.release() : shutdown(started));
-          await (removeDirectory ? removeDirectory.release() : rm(directory, { recursive: true, force: true }));
-        })()),
-    };
+    return { directory, serverVersion, host, port, connection, stop };
   } catch (error) {
-    if (stopServer) await stopServer.release();
-    else if (server) await shutdown(server);
-    if (removeDirectory) await removeDirectory.release();
-    else await rm(directory, { recursive: true, force: true });
+    await stop();
     throw error;
   }
 }
@@ -168,7 +151,7 @@ async function spawnServer(
   }
 }
 
-async function initdb(options: LocalClusterOptions, directory: string, dataDirectory: string): Promise<void> {
+async function initdb(options: LocalClusterOptions, directory: string, dataDirectory: string, releasers: Releasers): Promise<void> {
   const args = ['-D', dataDirectory, '-U', SUPERUSER, '--encoding=UTF8', '--locale=C', '--no-sync', '--auth-local=trust'];
   let passwordFile: string | undefined;
   if (options.listen === 'tcp') {
@@ -181,8 +164,7 @@ async function initdb(options: LocalClusterOptions, directory: string, dataDirec
     args.push('--auth-host=reject');
   }
   try {
-    await spawnChild(join(options.binDir, 'initdb'), args, { ...runAsOptions(options.runAs), stdout: 'ignore', signal: options.signal, releasers: options.releasers })
-      .succeeded;
+    await spawnChild(join(options.binDir, 'initdb'), args, { ...runAsOptions(options.runAs), stdout: 'ignore', signal: options.signal, releasers }).succeeded;
   } catch (error) {
     throw new SandboxError(`initdb failed in ${dataDirectory}: ${errorMessage(error)}`, { cause: error });
   } finally {
@@ -266,7 +248,8 @@ export async function freePort(): Promise<number> {
 /**
  * Removes clusters whose firedrill process is gone (killed with SIGKILL, or
  * the machine lost power mid-run): stops their server and deletes their
- * directory. Clusters of live firedrill processes are left alone.
+ * directory. Clusters of live firedrill processes are left alone, and a
+ * process is only signalled when it is provably that cluster's postmaster.
  */
 export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmpdir()): Promise<string[]> {
   const reaped: string[] = [];
@@ -279,13 +262,13 @@ export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmp
   for (const name of names) {
     const directory = join(parentDirectory, name);
     try {
-      const marker = JSON.parse(await readFile(join(directory, MARKER_FILE), 'utf8')) as { pid?: number; runId?: string };
-      if (typeof marker.pid !== 'number' || isAlive(marker.pid)) continue;
-      const postmasterPid = Number((await readFile(join(directory, 'data', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
-      if (postmasterPid > 0 && isAlive(postmasterPid)) {
-        process.kill(postmasterPid, 'SIGQUIT');
-        for (let waited = 0; waited < 5_000 && isAlive(postmasterPid); waited += 100) await sleep(100);
-        if (isAlive(postmasterPid)) process.kill(postmasterPid, 'SIGKILL');
+      const marker = JSON.parse(await readFile(join(directory, MARKER_FILE), 'utf8')) as Partial<OwnerMarker> & { runId?: string };
+      if (!(await ownerIsGone(marker))) continue;
+      const postmaster = await postmasterOf(join(directory, 'data'));
+      if (postmaster !== undefined) {
+        process.kill(postmaster, 'SIGQUIT');
+        for (let waited = 0; waited < 5_000 && processExists(postmaster); waited += 100) await sleep(100);
+        if (processExists(postmaster)) process.kill(postmaster, 'SIGKILL');
       }
       await rm(directory, { recursive: true, force: true });
       logger.warn({ directory, runId: marker.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
@@ -298,11 +281,16 @@ export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmp
   return reaped;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * The running postmaster of a data directory, if any. postmaster.pid names a
+ * pid, which after a crash or reboot may belong to anything: it counts only
+ * if that process is a postgres whose command line names this data directory.
+ */
+async function postmasterOf(dataDirectory: string): Promise<number | undefined> {
+  const lines = (await readFile(join(dataDirectory, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  if (!(pid > 0) || lines[1] !== dataDirectory || !processExists(pid)) return undefined;
+  const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const isPostgres = (commandLine[0] ?? '').endsWith('postgres') && commandLine.includes(dataDirectory);
+  return isPostgres ? pid : undefined;
 }

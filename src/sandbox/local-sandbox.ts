@@ -2,7 +2,7 @@ import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { RunContext, Sandbox, SandboxRequirements, StartedSandbox } from '../interfaces.ts';
 import { SandboxError } from '../errors.ts';
-import { durationSchema } from '../config/common.ts';
+import { timeoutSchema } from '../config/common.ts';
 import { spawnChild } from '../pipeline/child-process.ts';
 import { libpqEnvironment } from '../engines/postgres/postgres-connection.ts';
 import { describeInstalled, findTools, inspectTool, pickTool } from '../engines/postgres/postgres-tools.ts';
@@ -16,9 +16,15 @@ export const localSandboxSchema = z
       .string()
       .optional()
       .describe('Directory with initdb, postgres and pg_restore. (Default: the lowest installed major that can restore the backup)'),
-    runAs: z.string().optional().describe('When firedrill runs as root: the unprivileged user that runs the server. (Default: postgres)'),
+    runAs: z
+      .string()
+      .optional()
+      .describe(
+        'When firedrill runs as root: the unprivileged user that runs the server. Not postgres on a database host: ' +
+          'a restore runs code from the backup as the sandbox superuser. (Default: firedrill if that user exists, else nobody)',
+      ),
     directory: z.string().optional().describe('Where the cluster\'s temp dir is created. (Default: the OS temp dir)'),
-    startTimeout: durationSchema('How long the server may take to accept connections. (Default: 60s)').prefault('60s'),
+    startTimeout: timeoutSchema('How long the server may take to accept connections. (Default: 60s)').prefault('60s'),
     settings: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
       .optional()

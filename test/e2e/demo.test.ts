@@ -26,7 +26,7 @@ describe('firedrill demo', () => {
     for (const check of ['orders exist', 'every order has items', 'prices are positive', 'nothing lost', 'data is fresh']) {
       expect(result.stdout).toMatch(new RegExp(`${check}\\s+\\w+\\s+passed`));
     }
-    expect(result.stdout).toContain('The source database is removed now.');
+    expect(result.stdout).toContain('The demo source database is removed now.');
 
     const backups = await workspace.run(['backups', 'demo']);
     expect(backups.code).toBe(0);

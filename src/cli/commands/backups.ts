@@ -1,6 +1,6 @@
 import { formatBytes, formatTime, renderTable, type Output } from '../output.ts';
 import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
-import { createRepository } from '../../repository/registry.ts';
+import { repositoryFor } from '../../repository/registry.ts';
 import { totalSizeBytes } from '../../repository/manifest.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -9,7 +9,7 @@ export async function backupsCommand(name: string, flags: { json?: boolean }, gl
   const { runner, loaded } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'warn' });
   const [drill] = selectDrills(loaded, [name], false);
   if (!drill) return EXIT.ERROR;
-  const repository = createRepository(drill.backup.repository, runner.repositories[drill.backup.repository] as never, { cwd: runner.cwd });
+  const repository = repositoryFor(runner, drill);
   const backups = await repository.listBackups(drill.name);
   if (flags.json) {
     output.out(

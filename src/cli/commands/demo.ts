@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import type { Output } from '../output.ts';
 import { selectDrills, type GlobalOptions } from '../session.ts';
@@ -10,7 +10,7 @@ import { runDrill } from '../../drill/run-drill.ts';
 import { JsonFileReporter } from '../../report/json-file-reporter.ts';
 import { renderReport } from '../report-view.ts';
 import { EXIT, exitCodeForReports } from '../exit-codes.ts';
-import { createRepository } from '../../repository/registry.ts';
+import { repositoryFor } from '../../repository/registry.ts';
 
 export const DEMO_DRILL = 'demo';
 
@@ -35,9 +35,11 @@ export async function demoCommand(global: GlobalOptions, output: Output, signal:
     if (!drill) return EXIT.ERROR;
     const reporter = new JsonFileReporter(runner.reportsDirectory);
     const report = await runDrill(drill, { runner, logger, signal, reporters: [reporter] });
-    output.out(renderReport(report, relative(runner.cwd, join(reporter.directory, report.drill, `${report.runId}.json`))));
-    const repository = createRepository(drill.backup.repository, runner.repositories[drill.backup.repository] as never, { cwd: runner.cwd });
-    output.out(`\nThe backup stays in ${repository.describe()}; see it with: firedrill backups ${DEMO_DRILL}. The source database is removed now.`);
+    output.out(renderReport(report, relative(runner.cwd, reporter.pathFor(report))));
+    if (report.backup) {
+      output.out(`\nThe backup stays in ${repositoryFor(runner, drill).describe()}; see it with: firedrill backups ${DEMO_DRILL}.`);
+    }
+    output.out('The demo source database is removed now.');
     return exitCodeForReports([report]);
   } finally {
     await releasers.releaseAll();

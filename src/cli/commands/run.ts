@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { Output } from '../output.ts';
 import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
 import { runDrill } from '../../drill/run-drill.ts';
@@ -29,8 +29,7 @@ export async function runCommand(names: string[], flags: RunFlags, global: Globa
     const report = await runDrill(drill, { runner: session.runner, logger: session.logger, fromBackup: flags.fromBackup, signal, reporters: [reporter] });
     reports.push(report);
     if (!flags.json) {
-      const path = relative(session.runner.cwd, join(reporter.directory, report.drill, `${report.runId}.json`));
-      output.out(`${renderReport(report, path)}\n`);
+      output.out(`${renderReport(report, relative(session.runner.cwd, reporter.pathFor(report)))}\n`);
     }
   }
   if (flags.json) output.out(renderReportJson(reports.length === 1 ? (reports[0] as Report) : reports));

@@ -54,6 +54,8 @@ const USER_NAMESPACE = `n.nspname <> 'information_schema' and n.nspname !~ '^pg_
 const notExtensionMember = (catalog: string, oid: string) =>
   `not exists (select 1 from pg_depend d where d.classid = '${catalog}'::regclass and d.objid = ${oid} and d.deptype = 'e')`;
 const USER_RELATION = `${USER_NAMESPACE} and ${notExtensionMember('pg_class', 'c.oid')}`;
+/** Relations (`pg_class c` joined to `pg_namespace n`) that belong to the user, not to the system or an extension. */
+export const USER_RELATION_FILTER = USER_RELATION;
 
 /** One query per category; each returns a single text column `item`. */
 const INVENTORY_QUERIES: Record<InventoryCategory, string> = {
@@ -75,8 +77,10 @@ const INVENTORY_QUERIES: Record<InventoryCategory, string> = {
     where c.relkind = 'S' and ${USER_RELATION}`,
   views: `select format('%I.%I', n.nspname, c.relname) as item from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind = 'v' and ${USER_RELATION}`,
-  materializedViews: `select format('%I.%I', n.nspname, c.relname) as item from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind = 'm' and ${USER_RELATION}`,
+  // Rows of a materialized view are not compared: the restore refreshes it from the restored tables, while the
+  // source may hold a stale result. Whether it is populated is what must survive.
+  materializedViews: `select format('%I.%I', n.nspname, c.relname) || case when c.relispopulated then '' else ' (not populated)' end as item
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'm' and ${USER_RELATION}`,
   functions: `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as item
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where ${USER_NAMESPACE} and ${notExtensionMember('pg_proc', 'p.oid')}`,
@@ -86,8 +90,20 @@ const INVENTORY_QUERIES: Record<InventoryCategory, string> = {
   extensions: `select format('%I', e.extname) as item from pg_extension e`,
 };
 
+/**
+ * Settings that change how definitions print (constants in partial indexes and
+ * check constraints): pinned, so the source and the sandbox print alike.
+ */
+const PRINT_SETTINGS = {
+  search_path: 'pg_catalog',
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+};
+
 export async function captureInventory(query: Query): Promise<Inventory> {
-  await query('set local search_path = pg_catalog');
+  for (const [name, value] of Object.entries(PRINT_SETTINGS)) await query(`set local ${name} = '${value}'`);
   const inventory = { largeObjects: 0 } as Inventory;
   for (const category of INVENTORY_CATEGORIES) {
     const rows = await query(INVENTORY_QUERIES[category]);
@@ -100,18 +116,31 @@ export async function captureInventory(query: Query): Promise<Inventory> {
 
 export interface CountableTable {
   name: string;
-  /** The planner's estimate (pg_class.reltuples); negative when the table was never analyzed. */
+  /** The planner's estimate (pg_class.reltuples); negative when there is none (the table was never analyzed). */
   estimate: number;
   /** Size in pages, to hand out the largest tables first. */
   pages: number;
+  /** Partitioned tables and inheritance parents above this table: naming one in `tables` covers this table too. */
+  ancestors: string[];
 }
 
-/** Tables and populated materialized views whose rows can be counted. */
+/** Tables that hold rows (partitions and inheritance children included; partitioned parents hold none of their own). */
 export async function listCountableTables(query: Query): Promise<CountableTable[]> {
-  const rows = await query(`select format('%I.%I', n.nspname, c.relname) as name, c.reltuples::float8 as estimate, c.relpages::bigint as pages
+  const rows = await query(`with recursive ancestry(leaf, ancestor) as (
+      select inhrelid, inhparent from pg_inherits
+      union all select a.leaf, i.inhparent from ancestry a join pg_inherits i on i.inhrelid = a.ancestor)
+    select format('%I.%I', n.nspname, c.relname) as name, c.reltuples::float8 as estimate, c.relpages::bigint as pages,
+      coalesce((select array_agg(format('%I.%I', an.nspname, ac.relname)) from ancestry a
+        join pg_class ac on ac.oid = a.ancestor join pg_namespace an on an.oid = ac.relnamespace where a.leaf = c.oid), '{}') as ancestors
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where (c.relkind = 'r' or (c.relkind = 'm' and c.relispopulated)) and ${USER_RELATION}`);
-  return rows.map((row) => ({ name: String(row.name), estimate: Number(row.estimate), pages: Number(row.pages) }));
+    where c.relkind = 'r' and ${USER_RELATION}`);
+  return rows.map((row) => {
+    const pages = Number(row.pages);
+    const reltuples = Number(row.estimate);
+    // Before PostgreSQL 14 a never-analyzed table shows 0 rows in 0 pages rather than -1: no estimate either.
+    const estimate = reltuples === 0 && pages === 0 ? -1 : reltuples;
+    return { name: String(row.name), estimate, pages, ancestors: (row.ancestors as string[]).map(String) };
+  });
 }
 
 /** Counts every table exactly, spread over the given sessions, largest tables first. */

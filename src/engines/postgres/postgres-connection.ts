@@ -50,6 +50,9 @@ export function clientConfig(connection: PostgresConnection, options: { statemen
     ssl: driverSsl(connection),
     connectionTimeoutMillis: connection.connectTimeoutMs,
     application_name: APPLICATION_NAME,
+    // A peer that vanishes (network partition) is noticed instead of waited on for ever.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema, secretSchema } from '../../config/common.ts';
+import { secretSchema, timeoutSchema } from '../../config/common.ts';
 import { parsePostgresUrl, SSL_MODES, type ParsedPostgresUrl, type PostgresConnection, type SslMode } from './postgres-connection.ts';
 
 /** The `source: { type: postgres, ... }` block of a drill. */
@@ -19,7 +19,7 @@ export const postgresSourceSchema = z
     user: z.string().min(1).optional().describe('Role to connect as; it needs to read every table pg_dump dumps.'),
     password: secretSchema.optional().describe('Password, as { env: NAME } or { file: PATH }.'),
     sslmode: z.enum(SSL_MODES).optional().describe('TLS mode, as in libpq. (Default: libpq\'s "prefer" for pg_dump, no TLS for firedrill\'s own queries)'),
-    connectTimeout: durationSchema('How long to wait for a connection. (Default: 10s)').prefault('10s'),
+    connectTimeout: timeoutSchema('How long to wait for a connection. (Default: 10s)').prefault('10s'),
   })
   .superRefine(
     (source, context) => {

@@ -1,7 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { BackupError } from '../../errors.ts';
+import { onAbort, throwIfAborted } from '../../abort.ts';
 import type { Releasers } from '../../drill/releasers.ts';
-import { clientConfig, type PostgresConnection } from './postgres-connection.ts';
+import type { PostgresConnection } from './postgres-connection.ts';
+import { connect, disconnect } from './session.ts';
 import { captureInventory, countRowsExactly, listCountableTables, looseTableName, qualifiedTableName, type CountableTable, type Fingerprint, type Query, type RowCount } from './fingerprint.ts';
 
 /**
@@ -31,7 +33,9 @@ export function planRowCounts(tables: CountableTable[], options: FingerprintOpti
   const plan: FingerprintPlan = { exact: [], estimated: {}, unknown: [] };
   if (options.rowCounts === 'off') return plan;
   const wanted = options.tables ? new Set(options.tables.map(qualifiedTableName)) : undefined;
-  const known = new Set(tables.map((table) => looseTableName(table.name)));
+  // A table is wanted when it, or a partitioned table or inheritance parent above it, is named.
+  const namesOf = (table: CountableTable) => [table.name, ...table.ancestors].map(looseTableName);
+  const known = new Set(tables.flatMap(namesOf));
   plan.unknown = [...(wanted ?? [])].filter((name) => !known.has(name));
   for (const table of tables) {
     // A table never analyzed has no estimate (-1): only a count can tell.
@@ -39,7 +43,7 @@ export function planRowCounts(tables: CountableTable[], options: FingerprintOpti
     const estimate =
       estimable &&
       (options.rowCounts === 'estimate' ||
-        (wanted !== undefined && !wanted.has(looseTableName(table.name))) ||
+        (wanted !== undefined && !namesOf(table).some((name) => wanted.has(name))) ||
         (options.estimateAbove !== undefined && table.estimate > options.estimateAbove));
     if (estimate) plan.estimated[table.name] = Math.round(table.estimate);
     else plan.exact.push(table.name);
@@ -65,17 +69,18 @@ export async function captureSourceFingerprint(
 
   const sessions: Query[] = [controlQuery];
   const extraClients: pg.Client[] = [];
-  const closeExtra = releasers.add('fingerprint sessions', () => Promise.all(extraClients.map((client) => client.end().catch(() => undefined))).then(() => undefined));
-  // Ending the sessions is how a running count is cancelled when the dump fails or the run is aborted.
-  const onAbort = () => void closeExtra.release();
-  signal.addEventListener('abort', onAbort, { once: true });
+  // Counts still running when the dump fails or the run is aborted are cancelled on the server, not just abandoned.
+  let finished = false;
+  const closeExtra = releasers.add('fingerprint sessions', async () => {
+    await Promise.all(extraClients.map((client) => disconnect(client, connection, { cancel: !finished })));
+  });
+  const stopWatching = onAbort(signal, () => void closeExtra.release());
   try {
     const extra = Math.min(options.jobs, plan.exact.length) - 1;
     for (let index = 0; index < extra; index++) {
-      const client = new pg.Client(clientConfig(connection));
-      client.on('error', () => undefined);
+      throwIfAborted(signal);
+      const client = await connect(connection);
       extraClients.push(client);
-      await client.connect();
       await client.query('begin isolation level repeatable read, read only');
       await client.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
       await client.query(`set local lock_timeout = ${options.lockWaitTimeoutMs}`);
@@ -86,9 +91,10 @@ export async function captureSourceFingerprint(
     const rowCounts: Record<string, RowCount> = {};
     for (const [table, rows] of Object.entries(counted)) rowCounts[table] = { rows, method: 'exact' };
     for (const [table, rows] of Object.entries(plan.estimated)) rowCounts[table] = { rows, method: 'estimate' };
+    finished = true;
     return { inventory, rowCounts: Object.fromEntries(Object.entries(rowCounts).sort(([a], [b]) => a.localeCompare(b))) };
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    stopWatching();
     await closeExtra.release();
   }
 }

@@ -82,10 +82,30 @@ describe('LocalRepository', () => {
     const writer = await repository.startBackup('orders', 'half-done');
     await writer.writeObject('source.dump', Readable.from([DUMP]), new AbortController().signal);
 
-    expect(await repository.listBackups('orders')).toEqual([{ backupId: 'half-done', status: 'incomplete', modifiedAt: expect.any(Date) }]);
+    expect(await repository.listBackups('orders')).toEqual([
+      { backupId: 'half-done', status: 'incomplete', abandoned: false, problem: expect.stringMatching(/^being written by pid \d+ on /), modifiedAt: expect.any(Date) },
+    ]);
+    // Its writer (this process) is alive: it is work in progress, not debris.
+    expect(await repository.removeAbandoned('orders')).toEqual([]);
     await expect(repository.readManifest('orders', 'half-done')).rejects.toThrow(
       `backup half-done of drill "orders" has no manifest in local repository "local" at ${join(workspace, 'var/backups')}: it is incomplete and cannot be restored`,
     );
+  });
+
+  it('removes an incomplete backup whose writer no longer runs, and only that one', async () => {
+    await repository.startBackup('orders', 'running');
+    await repository.startBackup('orders', 'orphan');
+    // The writer of "orphan" was a process that died: its marker names a pid that does not exist.
+    const marker = join(backupDirectory('orphan'), '.in-progress');
+    const owner = JSON.parse(await readFile(marker, 'utf8'));
+    await writeFile(marker, JSON.stringify({ ...owner, pid: 2 ** 22 + 1 }));
+
+    expect((await repository.listBackups('orders')).map((entry) => [entry.backupId, entry.status, entry.abandoned])).toEqual([
+      ['running', 'incomplete', false],
+      ['orphan', 'incomplete', true],
+    ]);
+    expect(await repository.removeAbandoned('orders')).toEqual(['orphan']);
+    expect((await repository.listBackups('orders')).map((entry) => entry.backupId)).toEqual(['running']);
   });
 
   it('lists a backup whose manifest is not JSON as invalid, with the problem', async () => {
