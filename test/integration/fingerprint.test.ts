@@ -128,3 +128,39 @@ describe('the fingerprint of a database with tricky objects', () => {
     expect(report.error?.message).toContain('backup.fingerprint.tables names public.nope, which the source does not have');
   });
 });
+
+describe('the fingerprint of a database that differs from a fresh one', () => {
+  beforeAll(async () => {
+    const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
+    await admin.connect();
+    await admin.query('create database unusual');
+    await admin.end();
+    const client = new pg.Client(clientConfig(withDatabase(source.connection, 'unusual')));
+    await client.connect();
+    await client.query(`
+      drop schema public cascade;
+      create schema app;
+      create table app.orders (id int primary key, created_at timestamptz not null default '2026-01-01');
+      insert into app.orders select generate_series(1, 40);
+      create materialized view app.order_count as select count(*) as orders from app.orders;
+      -- The materialized view is now stale: the restore refreshes it to 41, the source still says 40.
+      insert into app.orders values (41);
+      create index recent_orders on app.orders (created_at) where created_at > '2025-06-01 12:00:00+02';
+    `);
+    // Definitions print constants in the session's time zone: the source's differs from the sandbox's.
+    await client.query(`alter database unusual set timezone to 'Asia/Kathmandu'`);
+    await client.end();
+  });
+
+  it('matches after the restore: no public schema, a stale materialized view, a partial index with a timestamp', async () => {
+    const env = { ...source.env, SOURCE_URL: source.url.replace(/\/shop$/, '/unusual') };
+    await workspace.writeFile('drills/unusual.yaml', `${SOURCE}checks: [{ type: fingerprint }, { type: sql, query: "select count(*) from app.orders", expect: { equals: 41 } }]\n`);
+    const runner = await loadRunnerConfig(undefined, { cwd: workspace.directory, env });
+    const loaded = await loadDrills(undefined, runner, { cwd: workspace.directory, env });
+    const report = await runDrill(loaded.drills[0]!, { runner, logger: silentLogger });
+    expect(report.checks.map((check) => [check.type, check.status, check.message])).toEqual([
+      ['fingerprint', 'passed', expect.stringContaining('matches the source snapshot')],
+      ['sql', 'passed', 'returned 41'],
+    ]);
+  });
+});

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkspace, processesMentioning, type Workspace } from '../support/workspace.ts';
 import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
+import { connect } from '../../src/engines/postgres/session.ts';
 import { reapOrphanedClusters, startLocalCluster } from '../../src/sandbox/local-cluster.ts';
 import { sandboxUser } from '../../src/sandbox/unix-user.ts';
 import { Releasers } from '../../src/drill/releasers.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { SandboxError } from '../../src/errors.ts';
+import { currentOwner } from '../../src/pipeline/owner-marker.ts';
 
 let workspace: Workspace;
 
@@ -36,6 +38,9 @@ describe('an ephemeral local cluster', () => {
       logger: silentLogger,
     });
     expect(cluster.host).toBe(join(cluster.directory, 'socket'));
+    const client = await connect(cluster.connection('postgres'));
+    expect((await client.query('show listen_addresses')).rows).toEqual([{ listen_addresses: '' }]);
+    await client.end();
     expect(cluster.serverVersion).toMatch(/^\d+\.\d+/);
     expect(await processesMentioning(cluster.directory)).toHaveLength(1);
     await cluster.stop();
@@ -93,4 +98,27 @@ describe('an ephemeral local cluster', () => {
     const reaped = await reapOrphanedClusters(silentLogger, workspace.temporary);
     expect(reaped).toHaveLength(1);
   });
+
+  it('never signals a process that is not the leftover cluster\'s own postmaster', async () => {
+    // Debris of a dead firedrill whose postmaster.pid names a pid now used by something else.
+    const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const directory = join(workspace.temporary, 'firedrill-sandbox-stale');
+    await mkdir(join(directory, 'data'), { recursive: true });
+    await writeFile(join(directory, 'firedrill-sandbox.json'), JSON.stringify({ ...(await currentOwner()), pid: 2 ** 22 + 1 }));
+    await writeFile(join(directory, 'data', 'postmaster.pid'), `${bystander.pid}\n${join(directory, 'data')}\n`);
+
+    expect(await reapOrphanedClusters(silentLogger, workspace.temporary)).toEqual([directory]);
+    expect(bystander.exitCode).toBeNull();
+    expect(bystander.signalCode).toBeNull();
+    bystander.kill();
+  });
+
+  it('leaves alone the sandbox of a firedrill process that is still running', async () => {
+    const directory = join(workspace.temporary, 'firedrill-sandbox-busy');
+    await mkdir(directory);
+    await writeFile(join(directory, 'firedrill-sandbox.json'), JSON.stringify(await currentOwner()));
+    expect(await reapOrphanedClusters(silentLogger, workspace.temporary)).toEqual([]);
+    await rm(directory, { recursive: true });
+  });
 });
+

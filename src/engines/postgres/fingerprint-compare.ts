@@ -22,6 +22,7 @@ export interface CompareOptions {
 
 export type Difference =
   | { kind: 'missing' | 'unexpected'; category: InventoryCategory; item: string }
+  | { kind: 'changed'; category: InventoryCategory; source: string; restored: string }
   | { kind: 'rowCount'; table: string; source: number; restored: number | undefined; method: 'exact' | 'estimate' }
   | { kind: 'largeObjects'; source: number; restored: number };
 
@@ -70,18 +71,34 @@ export function compareFingerprints(
     for (const category of INVENTORY_CATEGORIES) {
       const restoredItems = new Set(restored.inventory[category]);
       const sourceItems = new Set(source.inventory[category]);
-      for (const item of source.inventory[category]) {
-        if (!restoredItems.has(item) && !ignored(item)) differences.push({ kind: 'missing', category, item });
+      const missing = source.inventory[category].filter((item) => !restoredItems.has(item) && !ignored(item));
+      const unexpected = restored.inventory[category].filter((item) => !sourceItems.has(item) && !ignored(item));
+      // The same object on both sides with another definition is one change, not a loss and a surprise.
+      const unexpectedByName = new Map(unexpected.map((item) => [objectName(item), item]));
+      for (const item of missing) {
+        const counterpart = unexpectedByName.get(objectName(item));
+        if (counterpart === undefined) {
+          differences.push({ kind: 'missing', category, item });
+        } else {
+          differences.push({ kind: 'changed', category, source: item, restored: counterpart });
+          unexpectedByName.delete(objectName(item));
+        }
       }
-      for (const item of restored.inventory[category]) {
-        if (!sourceItems.has(item) && !ignored(item)) differences.push({ kind: 'unexpected', category, item });
-      }
+      for (const item of unexpectedByName.values()) differences.push({ kind: 'unexpected', category, item });
     }
     if (source.inventory.largeObjects !== restored.inventory.largeObjects) {
       differences.push({ kind: 'largeObjects', source: source.inventory.largeObjects, restored: restored.inventory.largeObjects });
     }
   }
   return differences;
+}
+
+/** `public.orders_pkey: CREATE ...` and `public.orders.total numeric not null` are named by what precedes the definition. */
+function objectName(item: string): string {
+  const colon = item.indexOf(': ');
+  if (colon >= 0) return item.slice(0, colon);
+  const space = item.indexOf(' ');
+  return space >= 0 ? item.slice(0, space) : item;
 }
 
 export function withinTolerance(expected: number, actual: number, tolerance: Tolerance): boolean {
@@ -98,9 +115,15 @@ export function describeDifference(difference: Difference): string {
     }
     case 'largeObjects':
       return `${difference.restored} large objects, source had ${difference.source}`;
+    case 'changed':
+      return `${SINGULAR[difference.category]} ${objectName(difference.source)} differs: source ${definitionOf(difference.source)}, restored ${definitionOf(difference.restored)}`;
     default:
       return `${difference.kind === 'missing' ? 'missing' : 'unexpected'} ${SINGULAR[difference.category]} ${difference.item}`;
   }
+}
+
+function definitionOf(item: string): string {
+  return item.slice(objectName(item).length).replace(/^:? /, '');
 }
 
 /** "2 differences: public.orders has 0 rows, source had 1200; missing index ..." with at most `limit` listed. */

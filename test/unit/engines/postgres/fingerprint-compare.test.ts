@@ -34,6 +34,21 @@ describe('compareFingerprints', () => {
     expect(differences).toEqual([]);
   });
 
+  it('reports an object restored with another definition as one change, naming both definitions', () => {
+    const restored = shopInventory();
+    restored.columns = restored.columns.map((column) => (column === 'public.orders.total numeric' ? 'public.orders.total numeric(10,2)' : column));
+    restored.indexes = restored.indexes.map((index) => index.replace('USING btree (id)', 'USING hash (id)').replace('audit_log USING hash', 'audit_log USING btree'));
+
+    const differences = compareFingerprints(source({}), { inventory: restored, rowCounts: {} }, STRICT);
+
+    expect(differences.map((difference) => difference.kind)).toEqual(['changed', 'changed']);
+    expect(summarizeDifferences(differences)).toBe(
+      '2 differences from the source snapshot: column public.orders.total differs: source numeric, restored numeric(10,2); ' +
+        'index public.orders_pkey differs: source CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id), ' +
+        'restored CREATE UNIQUE INDEX orders_pkey ON public.orders USING hash (id)',
+    );
+  });
+
   it('reports a missing and an unexpected item in each category', () => {
     const restored = shopInventory();
     restored.sequences = [];
