@@ -84,14 +84,16 @@ describe('a run interrupted by SIGTERM while pg_dump is still writing', () => {
   it('kills pg_dump and leaves no partial backup behind', async () => {
     const realDump = (await listFiles('/usr/lib/postgresql')).find((path) => path.endsWith('/bin/pg_dump'));
     // The real dump, then a pg_dump that keeps its output open as if a large table were still streaming.
-    await workspace.writeFile('slow-bin/pg_dump', `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${realDump} --version; fi\n${realDump} "$@"\nexec sleep 60\n`);
+    // A sleep of a length nothing else on the machine uses, to find exactly this process.
+    const sleeper = `sleep 60.${process.pid}${Date.now() % 1000}`;
+    await workspace.writeFile('slow-bin/pg_dump', `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${realDump} --version; fi\n${realDump} "$@"\nexec ${sleeper}\n`);
     await chmod(join(workspace.directory, 'slow-bin/pg_dump'), 0o755);
     await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./slow-bin }' }).replace('backup: { jobs: 2 }\n', ''));
 
     const running = workspace.start(['--log-level', 'debug', 'run', 'orders', '--json']);
     let stderr = '';
     running.child.stderr?.on('data', (chunk: string) => (stderr += chunk));
-    await waitFor(async () => (await processesMentioning('sleep 60')).length > 0 && stderr.includes('"phase":"backup.dump"'), 'pg_dump to be running');
+    await waitFor(async () => (await processesMentioning(sleeper)).length > 0 && stderr.includes('"phase":"backup.dump"'), 'pg_dump to be running');
     running.child.kill('SIGTERM');
     const result = await running.result;
     expect(result.code).toBe(2);
@@ -100,6 +102,6 @@ describe('a run interrupted by SIGTERM while pg_dump is still writing', () => {
     expect(report.error?.phase).toBe('backup.dump');
     expect(report.backup).toBeUndefined();
     expect(await readdir(join(workspace.directory, 'var/backups/orders'))).toEqual([]);
-    expect(await processesMentioning('sleep 60')).toEqual([]);
+    expect(await processesMentioning(sleeper)).toEqual([]);
   });
 });
