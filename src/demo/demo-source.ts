@@ -135,7 +135,7 @@ export async function seedShop(connection: PostgresConnection, size: SeedSize): 
     await client.query(
       `insert into orders (customer_id, status, created_at)
        select 1 + g % $2::int, (array['paid', 'shipped', 'refunded'])[1 + g % 3],
-              now() - interval '5 minutes' - make_interval(mins => (($1::int - g) * 43200 / $1::int))
+              now() - interval '5 minutes' - make_interval(mins => ((($1::bigint - g) * 43200) / $1::int)::int)
        from generate_series(1, $1::int) g`,
       [size.orders, size.customers],
     );
