@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Check, CheckContext, CheckOutcome } from '../interfaces.ts';
-import { commonCheckFields } from './check-fields.ts';
+import type { CheckContext, CheckOutcome } from '../interfaces.ts';
+import { BaseCheck, commonCheckFields } from './base-check.ts';
 import { postgresMetadata } from '../engines/postgres/postgres-engine.ts';
 import { captureInventory, countRowsExactly } from '../engines/postgres/fingerprint.ts';
 import { compareFingerprints, summarizeDifferences, type Tolerance } from '../engines/postgres/fingerprint-compare.ts';
@@ -29,17 +29,11 @@ export const fingerprintCheckSchema = z
 
 export type FingerprintCheckConfig = z.output<typeof fingerprintCheckSchema>;
 
-export class FingerprintCheck implements Check {
-  readonly type = 'fingerprint';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly #config: FingerprintCheckConfig;
+export class FingerprintCheck extends BaseCheck<FingerprintCheckConfig> {
   readonly #jobs: number;
 
   constructor(config: FingerprintCheckConfig, defaults: { jobs: number }) {
-    this.#config = config;
-    this.name = config.name ?? config.type;
-    this.timeoutMs = config.timeout;
+    super(config);
     this.#jobs = config.jobs ?? defaults.jobs;
   }
 
@@ -47,7 +41,7 @@ export class FingerprintCheck implements Check {
     const source = postgresMetadata(context.target).fingerprint;
     const inventory = await captureInventory(async (sql) => (await context.database.query(sql)).rows);
     const restoredTables = new Set(inventory.tables.concat(inventory.materializedViews));
-    const toCount = this.#config.rowCounts ? Object.keys(source.rowCounts).filter((table) => restoredTables.has(table)) : [];
+    const toCount = this.config.rowCounts ? Object.keys(source.rowCounts).filter((table) => restoredTables.has(table)) : [];
     const rowCounts = await context.database.parallel(Math.min(this.#jobs, Math.max(1, toCount.length)), (sessions) =>
       countRowsExactly(
         sessions.map((session) => async (sql) => (await session.query(sql)).rows),
@@ -55,11 +49,11 @@ export class FingerprintCheck implements Check {
       ),
     );
     const differences = compareFingerprints(source, { inventory, rowCounts }, {
-      tolerance: this.#config.tolerance,
-      estimateTolerance: this.#config.estimateTolerance,
-      rowCounts: this.#config.rowCounts,
-      schema: this.#config.schema,
-      ignore: this.#config.ignore,
+      tolerance: this.config.tolerance,
+      estimateTolerance: this.config.estimateTolerance,
+      rowCounts: this.config.rowCounts,
+      schema: this.config.schema,
+      ignore: this.config.ignore,
     });
     const compared = `${Object.keys(source.rowCounts).length} tables' row counts and ${countInventory(source.inventory)} schema objects`;
     const details = { differences: differences.length, tablesCompared: toCount.length };

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Check, CheckContext, CheckOutcome } from '../interfaces.ts';
+import type { CheckContext, CheckOutcome } from '../interfaces.ts';
 import { durationSchema } from '../config/common.ts';
 import { formatDuration } from '../config/duration.ts';
-import { commonCheckFields } from './check-fields.ts';
+import { BaseCheck, commonCheckFields } from './base-check.ts';
 import { showValue } from './expectation.ts';
 
 export const freshnessCheckSchema = z
@@ -19,20 +19,9 @@ export const freshnessCheckSchema = z
 
 export type FreshnessCheckConfig = z.output<typeof freshnessCheckSchema>;
 
-export class FreshnessCheck implements Check {
-  readonly type = 'freshness';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly #config: FreshnessCheckConfig;
-
-  constructor(config: FreshnessCheckConfig) {
-    this.#config = config;
-    this.name = config.name ?? config.type;
-    this.timeoutMs = config.timeout;
-  }
-
+export class FreshnessCheck extends BaseCheck<FreshnessCheckConfig> {
   async run(context: CheckContext): Promise<CheckOutcome> {
-    const result = await context.database.query(this.#config.query);
+    const result = await context.database.query(this.config.query);
     const value = result.rows[0] ? Object.values(result.rows[0])[0] : undefined;
     const newest = toTimestamp(value);
     if (newest === undefined) {
@@ -48,8 +37,8 @@ export class FreshnessCheck implements Check {
     const ageMs = Math.max(0, snapshotAt.getTime() - newest.getTime());
     const details = { newestDataAt: newest.toISOString(), snapshotAt: snapshotAt.toISOString(), dataAgeAtSnapshotSeconds: Math.round(ageMs / 1000) };
     const described = `newest data ${newest.toISOString()} was ${formatDuration(ageMs)} old at the snapshot`;
-    if (this.#config.maxAge !== undefined && ageMs > this.#config.maxAge) {
-      return { status: 'failed', message: `${described}; allowed at most ${formatDuration(this.#config.maxAge)}`, details, newestDataAt: newest };
+    if (this.config.maxAge !== undefined && ageMs > this.config.maxAge) {
+      return { status: 'failed', message: `${described}; allowed at most ${formatDuration(this.config.maxAge)}`, details, newestDataAt: newest };
     }
     return { status: 'passed', message: described, details, newestDataAt: newest };
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Check, CheckContext, CheckOutcome } from '../interfaces.ts';
-import { commonCheckFields } from './check-fields.ts';
+import type { CheckContext, CheckOutcome } from '../interfaces.ts';
+import { BaseCheck, commonCheckFields } from './base-check.ts';
 import { evaluateExpectation, expectationSchema } from './expectation.ts';
 
 export const sqlCheckSchema = z
@@ -14,20 +14,9 @@ export const sqlCheckSchema = z
 
 export type SqlCheckConfig = z.output<typeof sqlCheckSchema>;
 
-export class SqlCheck implements Check {
-  readonly type = 'sql';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly #config: SqlCheckConfig;
-
-  constructor(config: SqlCheckConfig) {
-    this.#config = config;
-    this.name = config.name ?? config.type;
-    this.timeoutMs = config.timeout;
-  }
-
+export class SqlCheck extends BaseCheck<SqlCheckConfig> {
   async run(context: CheckContext): Promise<CheckOutcome> {
-    const result = await context.database.query(this.#config.query);
+    const result = await context.database.query(this.config.query);
     const row = result.rows[0];
     if (row === undefined) return { status: 'failed', message: 'the query returned no rows; expected one row with one value' };
     if (result.fields.length !== 1) {
@@ -37,7 +26,7 @@ export class SqlCheck implements Check {
       return { status: 'failed', message: `the query returned ${result.rows.length} rows; expected one value (one row, one column)` };
     }
     const value = row[(result.fields[0] as { name: string }).name];
-    const verdict = evaluateExpectation(value, this.#config.expect);
+    const verdict = evaluateExpectation(value, this.config.expect);
     return { status: verdict.passed ? 'passed' : 'failed', message: verdict.message };
   }
 }

@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkspace, type Workspace } from '../support/workspace.ts';
+import { describe, expect, it } from 'vitest';
+import { useWorkspace } from '../support/lifecycle.ts';
 
 /** Config problems are usage errors: exit 2, every problem listed with file and key path, nothing started. */
 
-let workspace: Workspace;
 
-beforeEach(async () => {
-  workspace = await createWorkspace();
-});
-afterEach(async () => {
-  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
-  await workspace.remove();
-});
+const context = useWorkspace();
 
 const MALFORMED = `
 source:
@@ -30,8 +23,8 @@ schedule: "61 3 * * *"
 
 describe('firedrill with a malformed drill file', () => {
   it('exits 2 from run and lists every problem with its file and key path', async () => {
-    await workspace.writeFile('drills/orders.yaml', MALFORMED);
-    const result = await workspace.run(['run', 'orders']);
+    await context.workspace.writeFile('drills/orders.yaml', MALFORMED);
+    const result = await context.workspace.run(['run', 'orders']);
     expect(result.code).toBe(2);
     const problems = result.stderr.split('\n').filter((line) => line.startsWith('  drills/orders.yaml: '));
     expect(problems).toEqual(
@@ -51,12 +44,12 @@ describe('firedrill with a malformed drill file', () => {
   });
 
   it('exits 2 from validate, reporting the broken drill and passing the good one', async () => {
-    await workspace.writeFile('drills/orders.yaml', MALFORMED);
-    await workspace.writeFile(
+    await context.workspace.writeFile('drills/orders.yaml', MALFORMED);
+    await context.workspace.writeFile(
       'drills/good.yaml',
       'source: { type: postgres, url: "postgres://backup@db.internal/app", password: { env: APP_PASSWORD } }\n',
     );
-    const result = await workspace.run(['validate'], { APP_PASSWORD: 'not-used-here' });
+    const result = await context.workspace.run(['validate'], { APP_PASSWORD: 'not-used-here' });
     expect(result.code).toBe(2);
     expect(result.stdout).toContain('embedded defaults (no config file): ok');
     expect(result.stdout).toContain('drills/good.yaml: ok (drill "good", 0 checks)');
@@ -65,41 +58,41 @@ describe('firedrill with a malformed drill file', () => {
   });
 
   it('reports a YAML syntax error with its line and column', async () => {
-    await workspace.writeFile('drills/orders.yaml', 'source:\n  type: postgres\n  url: [unclosed\n');
-    const result = await workspace.run(['validate']);
+    await context.workspace.writeFile('drills/orders.yaml', 'source:\n  type: postgres\n  url: [unclosed\n');
+    const result = await context.workspace.run(['validate']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/drills\/orders\.yaml: line \d+, column \d+: invalid YAML/);
   });
 
   it('reports problems in config/firedrill.yaml the same way', async () => {
-    await workspace.writeFile('config/firedrill.yaml', 'repositories:\n  offsite: { type: ftp, path: /x }\nreports: { directory: ./r }\n');
-    const result = await workspace.run(['list']);
+    await context.workspace.writeFile('config/firedrill.yaml', 'repositories:\n  offsite: { type: ftp, path: /x }\nreports: { directory: ./r }\n');
+    const result = await context.workspace.run(['list']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('config/firedrill.yaml: repositories.offsite.type: unsupported type "ftp" (expected one of: local)');
     expect(result.stderr).toContain('config/firedrill.yaml: reports.directory: unknown key (expected one of: dir)');
   });
 
   it('exits 2 naming the drills there are when asked for an unknown one', async () => {
-    await workspace.writeFile('drills/orders.yaml', 'source: { type: postgres, url: "postgres://backup@db.internal/app" }\n');
-    const result = await workspace.run(['run', 'ordrs']);
+    await context.workspace.writeFile('drills/orders.yaml', 'source: { type: postgres, url: "postgres://backup@db.internal/app" }\n');
+    const result = await context.workspace.run(['run', 'ordrs']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('unknown drill "ordrs"');
     expect(result.stderr).toContain('(drills: orders)');
   });
 
   it('exits 2 when an explicitly given config file does not exist', async () => {
-    const result = await workspace.run(['--config', 'nowhere.yaml', 'list']);
+    const result = await context.workspace.run(['--config', 'nowhere.yaml', 'list']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('nowhere.yaml: cannot read the file (ENOENT)');
   });
 
   it('lists drills without needing their secrets, and marks invalid ones', async () => {
-    await workspace.writeFile(
+    await context.workspace.writeFile(
       'drills/orders.yaml',
       'source: { type: postgres, url: "postgres://backup@db.internal/orders", password: { env: NOT_SET_HERE } }\nschedule: "0 3 * * *"\n',
     );
-    await workspace.writeFile('drills/broken.yaml', 'source: { type: mysql }\n');
-    const result = await workspace.run(['list']);
+    await context.workspace.writeFile('drills/broken.yaml', 'source: { type: mysql }\n');
+    const result = await context.workspace.run(['list']);
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/orders\s+0 3 \* \* \*\s+postgres:\/\/backup@db\.internal:5432\/orders\s+never/);
     expect(result.stdout).toMatch(/broken\s+-\s+-\s+-\s+invalid: unsupported type "mysql"/);

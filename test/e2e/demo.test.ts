@@ -1,25 +1,20 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkspace, type Workspace } from '../support/workspace.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useWorkspace } from '../support/lifecycle.ts';
 
 /** The README's quick start: `npm run demo` is `firedrill demo` with the example drill from drills/. */
 
-let workspace: Workspace;
 
+const context = useWorkspace();
 beforeEach(async () => {
-  workspace = await createWorkspace();
-  await mkdir(join(workspace.directory, 'drills'));
-  await copyFile(resolve(import.meta.dirname, '../../drills/demo.yaml'), join(workspace.directory, 'drills/demo.yaml'));
-});
-afterEach(async () => {
-  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
-  await workspace.remove();
+  await mkdir(join(context.workspace.directory, 'drills'));
+  await copyFile(resolve(import.meta.dirname, '../../drills/demo.yaml'), join(context.workspace.directory, 'drills/demo.yaml'));
 });
 
 describe('firedrill demo', () => {
   it('runs the example drill end to end against a throwaway database and leaves only the backup and report', async () => {
-    const result = await workspace.run(['demo']);
+    const result = await context.workspace.run(['demo']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('drill demo: PASSED');
@@ -28,12 +23,12 @@ describe('firedrill demo', () => {
     }
     expect(result.stdout).toContain('The demo source database is removed now.');
 
-    const backups = await workspace.run(['backups', 'demo']);
+    const backups = await context.workspace.run(['backups', 'demo']);
     expect(backups.code).toBe(0);
     expect(backups.stdout).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{6}\s+\S+ \S+Z\s+\d+(\.\d)? KiB\s+complete/);
     expect(backups.stdout).toContain('1 complete backup(s)');
 
-    const list = await workspace.run(['list']);
+    const list = await context.workspace.run(['list']);
     expect(list.stdout).toMatch(/demo\s+0 3 \* \* \*\s+postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop\s+\S+ \S+Z\s+passed/);
   });
 });

@@ -1,12 +1,12 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkspace, listFiles, type Workspace } from '../support/workspace.ts';
-import { drillFile, startSourceDatabase } from '../support/source-database.ts';
-import type { DemoSource } from '../../src/demo/demo-source.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listFiles } from '../support/workspace.ts';
+import { drillFile } from '../support/source-database.ts';
 import type { Report } from '../../src/report/report.ts';
 import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
+import { useSourceDatabase } from '../support/lifecycle.ts';
 
 /**
  * Backups that do not restore, or cannot be trusted, fail the drill (exit 1);
@@ -14,12 +14,12 @@ import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-
  * way the report says what happened, and never quotes a row.
  */
 
-let source: DemoSource & { env: Record<string, string> };
-let workspace: Workspace;
 const PRIVATE_VALUE = 'ssn-123-45-6789';
 
+const context = useSourceDatabase();
+
 beforeAll(async () => {
-  source = await startSourceDatabase();
+  const source = context.source;
   const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
   await admin.connect();
   await admin.query('create database unrestorable');
@@ -35,38 +35,28 @@ beforeAll(async () => {
   `);
   await client.end();
 });
-afterAll(async () => {
-  await source?.stop();
-});
-beforeEach(async () => {
-  workspace = await createWorkspace(source.env);
-});
-afterEach(async () => {
-  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
-  await workspace.remove();
-});
 
 async function backupIds(drill: string): Promise<string[]> {
-  return (await readdir(join(workspace.directory, 'var/backups', drill))).sort();
+  return (await readdir(join(context.workspace.directory, 'var/backups', drill))).sort();
 }
 
 async function takeBackup(): Promise<string> {
-  await workspace.writeFile('drills/orders.yaml', drillFile());
-  expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+  await context.workspace.writeFile('drills/orders.yaml', drillFile());
+  expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
   return (await backupIds('orders')).at(-1) as string;
 }
 
 describe('a backup that does not restore', () => {
   it('fails the drill with pg_restore’s reason and without quoting the failing row', async () => {
-    await workspace.writeFile('drills/people.yaml', drillFile({ checks: '  - { type: sql, query: "select count(*) from people", expect: { min: 1 } }' }));
-    const result = await workspace.run(['run', 'people', '--json'], { SOURCE_URL: source.url.replace(/\/shop$/, '/unrestorable') });
+    await context.workspace.writeFile('drills/people.yaml', drillFile({ checks: '  - { type: sql, query: "select count(*) from people", expect: { min: 1 } }' }));
+    const result = await context.workspace.run(['run', 'people', '--json'], { SOURCE_URL: context.source.url.replace(/\/shop$/, '/unrestorable') });
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('failed');
     expect(report.error).toMatchObject({ kind: 'restore', phase: 'restore.load' });
     expect(report.error?.message).toContain('pg_restore exited with status 1 restoring target "source"');
     expect(report.error?.message).toContain('violates check constraint');
-    const everything = [result.stdout, result.stderr, ...(await Promise.all((await listFiles(join(workspace.directory, 'var/reports'))).map((file) => readFile(file, 'utf8'))))];
+    const everything = [result.stdout, result.stderr, ...(await Promise.all((await listFiles(join(context.workspace.directory, 'var/reports'))).map((file) => readFile(file, 'utf8'))))];
     expect(everything.join('\n')).not.toContain(PRIVATE_VALUE);
   });
 });
@@ -75,9 +65,9 @@ describe('a backup that cannot be trusted', () => {
   it('is an integrity failure when its manifest was copied from another backup', async () => {
     const original = await takeBackup();
     const copy = `${original.slice(0, -6)}c0ffee`;
-    await cp(join(workspace.directory, 'var/backups/orders', original), join(workspace.directory, 'var/backups/orders', copy), { recursive: true });
+    await cp(join(context.workspace.directory, 'var/backups/orders', original), join(context.workspace.directory, 'var/backups/orders', copy), { recursive: true });
 
-    const result = await workspace.run(['run', 'orders', '--from-backup', copy, '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', copy, '--json']);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.error?.kind).toBe('integrity');
@@ -88,16 +78,16 @@ describe('a backup that cannot be trusted', () => {
   it('makes --from-backup latest fail rather than quietly drill an older backup when the newest is damaged', async () => {
     const older = await takeBackup();
     const newer = `${older.slice(0, 16)}9-ffffff`;
-    await cp(join(workspace.directory, 'var/backups/orders', older), join(workspace.directory, 'var/backups/orders', newer), { recursive: true });
-    await writeFile(join(workspace.directory, 'var/backups/orders', newer, 'manifest.json'), '{ "truncated": ');
+    await cp(join(context.workspace.directory, 'var/backups/orders', older), join(context.workspace.directory, 'var/backups/orders', newer), { recursive: true });
+    await writeFile(join(context.workspace.directory, 'var/backups/orders', newer, 'manifest.json'), '{ "truncated": ');
 
-    const result = await workspace.run(['run', 'orders', '--from-backup', 'latest', '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', 'latest', '--json']);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.error?.kind).toBe('integrity');
     expect(report.error?.message).toContain(`the latest backup of drill "orders", ${newer}`);
     expect(report.error?.message).toContain('is not valid JSON');
-    const listing = await workspace.run(['backups', 'orders']);
+    const listing = await context.workspace.run(['backups', 'orders']);
     expect(listing.stdout).toMatch(new RegExp(`${newer}\\s+.*invalid: manifest .* is not valid JSON`));
   });
 });
@@ -105,12 +95,12 @@ describe('a backup that cannot be trusted', () => {
 describe('a sandbox that lacks an extension the backup uses', () => {
   it('is an environment error naming the extension, and the restore is not attempted', async () => {
     const backupId = await takeBackup();
-    const manifestPath = join(workspace.directory, 'var/backups/orders', backupId, 'manifest.json');
+    const manifestPath = join(context.workspace.directory, 'var/backups/orders', backupId, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
     manifest.targets[0].metadata.fingerprint.inventory.extensions.push('imaginary_gis');
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 
-    const result = await workspace.run(['run', 'orders', '--from-backup', backupId, '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', backupId, '--json']);
     expect(result.code).toBe(2);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('error');

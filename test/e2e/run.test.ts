@@ -1,32 +1,17 @@
-import { chmod, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkspace, listFiles, type Workspace } from '../support/workspace.ts';
-import { drillFile, startSourceDatabase } from '../support/source-database.ts';
-import type { DemoSource } from '../../src/demo/demo-source.ts';
+import { describe, expect, it } from 'vitest';
+import { listFiles } from '../support/workspace.ts';
+import { drillFile, fakePgDump } from '../support/source-database.ts';
 import type { Report } from '../../src/report/report.ts';
+import { useSourceDatabase } from '../support/lifecycle.ts';
 
-let source: DemoSource & { env: Record<string, string> };
-let workspace: Workspace;
 
-beforeAll(async () => {
-  source = await startSourceDatabase();
-});
-afterAll(async () => {
-  await source?.stop();
-});
-beforeEach(async () => {
-  workspace = await createWorkspace(source.env);
-});
-afterEach(async () => {
-  // After every scenario, pass or fail: no sandbox directory and no PostgreSQL process of firedrill's is left.
-  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
-  await workspace.remove();
-});
+const context = useSourceDatabase();
 
 async function backupDirectories(drill: string): Promise<string[]> {
   try {
-    return (await readdir(join(workspace.directory, 'var/backups', drill))).sort();
+    return (await readdir(join(context.workspace.directory, 'var/backups', drill))).sort();
   } catch {
     return [];
   }
@@ -34,8 +19,8 @@ async function backupDirectories(drill: string): Promise<string[]> {
 
 describe('firedrill run', () => {
   it('backs up a seeded database, restores it into a local sandbox, and every check passes', async () => {
-    await workspace.writeFile('drills/orders.yaml', drillFile());
-    const result = await workspace.run(['run', 'orders', '--json']);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await context.workspace.run(['run', 'orders', '--json']);
     expect(result.stderr).not.toContain('"level":50');
     expect(result.code).toBe(0);
 
@@ -62,18 +47,18 @@ describe('firedrill run', () => {
 
     const [backupId] = await backupDirectories('orders');
     expect(backupId).toBe(report.backup?.id);
-    const manifest = JSON.parse(await readFile(join(workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(context.workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json'), 'utf8'));
     expect(manifest.targets[0].metadata.fingerprint.rowCounts['public.orders']).toEqual({ rows: 1200, method: 'exact' });
     expect(manifest.targets[0].metadata.fingerprint.inventory.indexes).toContain(
       'public.orders_customer_created_idx: CREATE INDEX orders_customer_created_idx ON public.orders USING btree (customer_id, created_at)',
     );
-    const reportFile = join(workspace.directory, 'var/reports/orders', `${report.runId}.json`);
+    const reportFile = join(context.workspace.directory, 'var/reports/orders', `${report.runId}.json`);
     expect(JSON.parse(await readFile(reportFile, 'utf8'))).toMatchObject({ runId: report.runId, status: 'passed' });
   });
 
   it('prints a readable summary table without --json', async () => {
-    await workspace.writeFile('drills/orders.yaml', drillFile());
-    const result = await workspace.run(['run', 'orders']);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await context.workspace.run(['run', 'orders']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('drill orders: PASSED');
     expect(result.stdout).toMatch(/orders exist\s+sql\s+passed\s+returned 1200/);
@@ -86,21 +71,21 @@ describe('firedrill run', () => {
   });
 
   it('exits 1 and shows the message when a sql check fails', async () => {
-    await workspace.writeFile(
+    await context.workspace.writeFile(
       'drills/orders.yaml',
       drillFile({ checks: '  - { name: lots of orders, type: sql, query: "select count(*) from orders", expect: { min: 5000 } }' }),
     );
-    const result = await workspace.run(['run', 'orders']);
+    const result = await context.workspace.run(['run', 'orders']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('drill orders: FAILED');
     expect(result.stdout).toContain('check "lots of orders" failed: expected at least 5000, got 1200');
   });
 
   it('fails as an integrity failure, before restoring, when one byte of the stored backup is flipped', async () => {
-    await workspace.writeFile('drills/orders.yaml', drillFile());
-    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
     const [backupId] = await backupDirectories('orders');
-    const dumpPath = join(workspace.directory, 'var/backups/orders', backupId as string, 'source.pgdump');
+    const dumpPath = join(context.workspace.directory, 'var/backups/orders', backupId as string, 'source.pgdump');
     const file = await open(dumpPath, 'r+');
     const byte = Buffer.alloc(1);
     await file.read(byte, 0, 1, 4096);
@@ -108,7 +93,7 @@ describe('firedrill run', () => {
     await file.write(byte, 0, 1, 4096);
     await file.close();
 
-    const result = await workspace.run(['run', 'orders', '--from-backup', 'latest', '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', 'latest', '--json']);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('failed');
@@ -120,15 +105,15 @@ describe('firedrill run', () => {
   });
 
   it('fails the fingerprint check, naming the table, when the restore differs from the source snapshot', async () => {
-    await workspace.writeFile('drills/orders.yaml', drillFile());
-    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
     const [backupId] = await backupDirectories('orders');
-    const manifestPath = join(workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json');
+    const manifestPath = join(context.workspace.directory, 'var/backups/orders', backupId as string, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
     manifest.targets[0].metadata.fingerprint.rowCounts['public.order_items'].rows += 1;
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 
-    const result = await workspace.run(['run', 'orders', '--from-backup', backupId as string, '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', backupId as string, '--json']);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     const fingerprint = report.checks.find((check) => check.type === 'fingerprint');
@@ -138,8 +123,8 @@ describe('firedrill run', () => {
   });
 
   it('exits 2 with a clear message and records no backup when the source is down', async () => {
-    await workspace.writeFile('drills/orders.yaml', drillFile());
-    const result = await workspace.run(['run', 'orders', '--json'], { SOURCE_URL: 'postgres://postgres@127.0.0.1:1/shop' });
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    const result = await context.workspace.run(['run', 'orders', '--json'], { SOURCE_URL: 'postgres://postgres@127.0.0.1:1/shop' });
     expect(result.code).toBe(2);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('error');
@@ -148,22 +133,16 @@ describe('firedrill run', () => {
     expect(report.error?.message).toContain('ECONNREFUSED');
     expect(report.error?.message).toContain('drills/orders.yaml');
     expect(await backupDirectories('orders')).toEqual([]);
-    const listing = await workspace.run(['backups', 'orders']);
+    const listing = await context.workspace.run(['backups', 'orders']);
     expect(listing.stdout).toContain('has no backups');
   });
 
   it('never records a backup when pg_dump exits non-zero after writing part of its output', async () => {
-    const realDump = (await listFiles('/usr/lib/postgresql')).find((path) => path.endsWith('/bin/pg_dump'));
-    expect(realDump, 'a real pg_dump to wrap').toBeDefined();
-    // A pg_dump that reports its real version, then dies after 4 KiB of real dump output.
-    await workspace.writeFile(
-      'broken-bin/pg_dump',
-      `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${realDump} --version; fi\n${realDump} "$@" | head -c 4096\nexit 3\n`,
-    );
-    await chmod(join(workspace.directory, 'broken-bin/pg_dump'), 0o755);
-    await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./broken-bin }' }).replace('backup: { jobs: 2 }\n', ''));
+    // A pg_dump that dies after 4 KiB of real dump output.
+    await fakePgDump(join(context.workspace.directory, 'broken-bin'), (real) => `${real} "$@" | head -c 4096\nexit 3`);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ backup: '{ binDir: ./broken-bin }' }));
 
-    const result = await workspace.run(['run', 'orders', '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--json']);
     expect(result.code).toBe(2);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.dump' });
@@ -174,25 +153,24 @@ describe('firedrill run', () => {
 
   it('refuses, before dumping anything, a pg_dump older than the source server', async () => {
     // A pg_dump that claims to be 12.0: the preflight must stop before it is ever run for a dump.
-    await workspace.writeFile('old-bin/pg_dump', '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 12.0"; exit 0; fi\necho ran >> "$0.log"; exit 1\n');
-    await chmod(join(workspace.directory, 'old-bin/pg_dump'), 0o755);
-    await workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'backup: { binDir: ./old-bin }' }).replace('backup: { jobs: 2 }\n', ''));
+    await fakePgDump(join(context.workspace.directory, 'old-bin'), () => 'echo ran >> "$0.log"; exit 1', '12.0');
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ backup: '{ binDir: ./old-bin }' }));
 
-    const result = await workspace.run(['run', 'orders', '--json']);
+    const result = await context.workspace.run(['run', 'orders', '--json']);
     expect(result.code).toBe(2);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.tool' });
     expect(report.error?.message).toMatch(/^pg_dump 12\.0 \(\/\S+\/old-bin\/pg_dump\) is older than the source server postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop \(PostgreSQL 15/);
     expect(report.error?.message).toContain('Install the PostgreSQL 15 client tools');
     expect(report.error?.message).toContain('backup.binDir in drills/orders.yaml');
-    expect(await listFiles(join(workspace.directory, 'old-bin'))).toEqual([join(workspace.directory, 'old-bin/pg_dump')]);
+    expect(await listFiles(join(context.workspace.directory, 'old-bin'))).toEqual([join(context.workspace.directory, 'old-bin/pg_dump')]);
     expect(await backupDirectories('orders')).toEqual([]);
   });
 
   it('drills several drills with --all and exits with the worst outcome', async () => {
-    await workspace.writeFile('drills/good.yaml', drillFile());
-    await workspace.writeFile('drills/bad.yaml', drillFile({ checks: '  - { type: sql, query: "select false" }' }));
-    const result = await workspace.run(['run', '--all', '--json']);
+    await context.workspace.writeFile('drills/good.yaml', drillFile());
+    await context.workspace.writeFile('drills/bad.yaml', drillFile({ checks: '  - { type: sql, query: "select false" }' }));
+    const result = await context.workspace.run(['run', '--all', '--json']);
     expect(result.code).toBe(1);
     const reports = JSON.parse(result.stdout) as Report[];
     expect(reports.map((report) => [report.drill, report.status])).toEqual([

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createWorkspace, type Workspace } from '../support/workspace.ts';
-import { startSourceDatabase } from '../support/source-database.ts';
-import type { DemoSource } from '../../src/demo/demo-source.ts';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useSourceDatabase } from '../support/lifecycle.ts';
 import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
 import { loadDrills, loadRunnerConfig } from '../../src/config/load.ts';
 import { runDrill } from '../../src/drill/run-drill.ts';
@@ -16,9 +14,6 @@ import type { Fingerprint } from '../../src/engines/postgres/fingerprint.ts';
  * unpopulated materialized views, large objects, quoted names, other schemas)
  * restores and matches its snapshot exactly.
  */
-
-let source: DemoSource & { env: Record<string, string> };
-let workspace: Workspace;
 
 const TRICKY_SCHEMA = `
   create extension pg_trgm;
@@ -50,8 +45,10 @@ const TRICKY_SCHEMA = `
   select lo_from_bytea(0, 'large object payload');
 `;
 
+const context = useSourceDatabase();
+
 beforeAll(async () => {
-  source = await startSourceDatabase();
+  const source = context.source;
   const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
   await admin.connect();
   await admin.query('create database tricky');
@@ -61,23 +58,16 @@ beforeAll(async () => {
   await client.query(TRICKY_SCHEMA);
   await client.end();
 });
-afterAll(async () => {
-  await source?.stop();
-});
 beforeEach(async () => {
-  workspace = await createWorkspace();
-  await workspace.writeFile('config/firedrill.yaml', `sandboxes: { local: { type: local, directory: ${workspace.temporary} } }\n`);
-});
-afterEach(async () => {
-  expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
-  await workspace.remove();
+  // In-process runs share the test's TMPDIR: the sandbox goes into the workspace so leftovers can be seen.
+  await context.workspace.writeFile('config/firedrill.yaml', `sandboxes: { local: { type: local, directory: ${context.workspace.temporary} } }\n`);
 });
 
 async function drill(yaml: string) {
-  const env = { ...source.env, SOURCE_URL: source.url.replace(/\/shop$/, '/tricky') };
-  await workspace.writeFile('drills/tricky.yaml', yaml);
-  const runner = await loadRunnerConfig(undefined, { cwd: workspace.directory, env });
-  const loaded = await loadDrills(undefined, runner, { cwd: workspace.directory, env });
+  const env = { ...context.source.env, SOURCE_URL: context.source.url.replace(/\/shop$/, '/tricky') };
+  await context.workspace.writeFile('drills/tricky.yaml', yaml);
+  const runner = await loadRunnerConfig(undefined, { cwd: context.workspace.directory, env });
+  const loaded = await loadDrills(undefined, runner, { cwd: context.workspace.directory, env });
   expect([...loaded.problems.values()].flat()).toEqual([]);
   return runDrill(loaded.drills[0]!, { runner, logger: silentLogger });
 }
@@ -89,7 +79,7 @@ describe('the fingerprint of a database with tricky objects', () => {
     const report = await drill(`${SOURCE}backup: { jobs: 3 }\nrestore: { jobs: 3 }\nchecks: [{ type: fingerprint }]\n`);
     expect(report.checks[0]).toMatchObject({ status: 'passed' });
     expect(report.status).toBe('passed');
-    const manifest = JSON.parse(await readFile(`${workspace.directory}/var/backups/tricky/${report.backup!.id}/manifest.json`, 'utf8'));
+    const manifest = JSON.parse(await readFile(`${context.workspace.directory}/var/backups/tricky/${report.backup!.id}/manifest.json`, 'utf8'));
     const { rowCounts, inventory } = manifest.targets[0].metadata.fingerprint as Fingerprint;
     expect(rowCounts).toMatchObject({
       '"Billing"."Invoices"': { rows: 500, method: 'exact' },
@@ -131,11 +121,11 @@ describe('the fingerprint of a database with tricky objects', () => {
 
 describe('the fingerprint of a database that differs from a fresh one', () => {
   beforeAll(async () => {
-    const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
+    const admin = new pg.Client(clientConfig(context.source.cluster.connection('postgres')));
     await admin.connect();
     await admin.query('create database unusual');
     await admin.end();
-    const client = new pg.Client(clientConfig(withDatabase(source.connection, 'unusual')));
+    const client = new pg.Client(clientConfig(withDatabase(context.source.connection, 'unusual')));
     await client.connect();
     await client.query(`
       drop schema public cascade;
@@ -153,10 +143,10 @@ describe('the fingerprint of a database that differs from a fresh one', () => {
   });
 
   it('matches after the restore: no public schema, a stale materialized view, a partial index with a timestamp', async () => {
-    const env = { ...source.env, SOURCE_URL: source.url.replace(/\/shop$/, '/unusual') };
-    await workspace.writeFile('drills/unusual.yaml', `${SOURCE}checks: [{ type: fingerprint }, { type: sql, query: "select count(*) from app.orders", expect: { equals: 41 } }]\n`);
-    const runner = await loadRunnerConfig(undefined, { cwd: workspace.directory, env });
-    const loaded = await loadDrills(undefined, runner, { cwd: workspace.directory, env });
+    const env = { ...context.source.env, SOURCE_URL: context.source.url.replace(/\/shop$/, '/unusual') };
+    await context.workspace.writeFile('drills/unusual.yaml', `${SOURCE}checks: [{ type: fingerprint }, { type: sql, query: "select count(*) from app.orders", expect: { equals: 41 } }]\n`);
+    const runner = await loadRunnerConfig(undefined, { cwd: context.workspace.directory, env });
+    const loaded = await loadDrills(undefined, runner, { cwd: context.workspace.directory, env });
     const report = await runDrill(loaded.drills[0]!, { runner, logger: silentLogger });
     expect(report.checks.map((check) => [check.type, check.status, check.message])).toEqual([
       ['fingerprint', 'passed', expect.stringContaining('matches the source snapshot')],

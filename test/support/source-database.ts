@@ -1,4 +1,7 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { silentLogger } from '../../src/logger.ts';
+import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
 import { startDemoSource, type DemoSource, type SeedSize } from '../../src/demo/demo-source.ts';
 
 /**
@@ -12,13 +15,13 @@ export async function startSourceDatabase(options: { password?: string; seed?: S
 }
 
 /** A drill file against that source; `checks` is YAML list items, indented by two spaces. */
-export function drillFile(options: { checks?: string; extra?: string } = {}): string {
+export function drillFile(options: { checks?: string; backup?: string; extra?: string } = {}): string {
   return [
     'source:',
     '  type: postgres',
     '  url: ${SOURCE_URL}',
     '  password: { env: SOURCE_PASSWORD }',
-    'backup: { jobs: 2 }',
+    `backup: ${options.backup ?? '{ jobs: 2 }'}`,
     'restore: { jobs: 2 }',
     'checks:',
     options.checks ??
@@ -31,4 +34,18 @@ export function drillFile(options: { checks?: string; extra?: string } = {}): st
     options.extra ?? '',
     '',
   ].join('\n');
+}
+
+/**
+ * A pg_dump stand-in in `directory` for fault injection: `--version` answers
+ * as `version` says (the real pg_dump's by default), and a dump runs the
+ * shell lines `dump` returns, given the real pg_dump's path.
+ */
+export async function fakePgDump(directory: string, dump: (realPgDump: string) => string, version?: string): Promise<void> {
+  const real = (await findTools('pg_dump')).at(-1)?.path;
+  if (!real) throw new Error('no real pg_dump to wrap');
+  const versionLine = version ? `echo "pg_dump (PostgreSQL) ${version}"; exit 0` : `exec ${real} --version`;
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, 'pg_dump'), `#!/bin/sh\nif [ "$1" = "--version" ]; then ${versionLine}; fi\n${dump(real)}\n`);
+  await chmod(join(directory, 'pg_dump'), 0o755);
 }
