@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { spawnChild, type ChildProcessHandle } from '../pipeline/child-process.t
 import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import type { Secret } from '../secret.ts';
 import type { UnixUser } from './unix-user.ts';
-import { currentOwner, ownerIsGone, processExists, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { currentOwner } from '../pipeline/owner-marker.ts';
 
 /**
  * An ephemeral PostgreSQL cluster: initdb into a fresh temp dir, start the
@@ -243,54 +243,4 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
-}
-
-/**
- * Removes clusters whose firedrill process is gone (killed with SIGKILL, or
- * the machine lost power mid-run): stops their server and deletes their
- * directory. Clusters of live firedrill processes are left alone, and a
- * process is only signalled when it is provably that cluster's postmaster.
- */
-export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmpdir()): Promise<string[]> {
-  const reaped: string[] = [];
-  let names: string[];
-  try {
-    names = (await readdir(parentDirectory)).filter((name) => name.startsWith(SANDBOX_DIRECTORY_PREFIX));
-  } catch {
-    return reaped;
-  }
-  for (const name of names) {
-    const directory = join(parentDirectory, name);
-    try {
-      const marker = JSON.parse(await readFile(join(directory, MARKER_FILE), 'utf8')) as Partial<OwnerMarker> & { runId?: string };
-      if (!(await ownerIsGone(marker))) continue;
-      const postmaster = await postmasterOf(join(directory, 'data'));
-      if (postmaster !== undefined) {
-        process.kill(postmaster, 'SIGQUIT');
-        for (let waited = 0; waited < 5_000 && processExists(postmaster); waited += 100) await sleep(100);
-        if (processExists(postmaster)) process.kill(postmaster, 'SIGKILL');
-      }
-      await rm(directory, { recursive: true, force: true });
-      logger.warn({ directory, runId: marker.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
-      reaped.push(directory);
-    } catch (error) {
-      // No marker yet (a sandbox being created right now) or unreadable: not ours to judge.
-      logger.debug({ directory, err: errorMessage(error) }, 'left a sandbox directory alone');
-    }
-  }
-  return reaped;
-}
-
-/**
- * The running postmaster of a data directory, if any. postmaster.pid names a
- * pid, which after a crash or reboot may belong to anything: it counts only
- * if that process is a postgres whose command line names this data directory.
- */
-async function postmasterOf(dataDirectory: string): Promise<number | undefined> {
-  const lines = (await readFile(join(dataDirectory, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
-  const pid = Number(lines[0]);
-  if (!(pid > 0) || lines[1] !== dataDirectory || !processExists(pid)) return undefined;
-  const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-  const isPostgres = (commandLine[0] ?? '').endsWith('postgres') && commandLine.includes(dataDirectory);
-  return isPostgres ? pid : undefined;
 }

@@ -6,7 +6,8 @@ import { timeoutSchema } from '../config/common.ts';
 import { spawnChild } from '../pipeline/child-process.ts';
 import { libpqEnvironment } from '../engines/postgres/postgres-connection.ts';
 import { describeInstalled, findTools, inspectTool, pickTool } from '../engines/postgres/postgres-tools.ts';
-import { reapOrphanedClusters, startLocalCluster } from './local-cluster.ts';
+import { startLocalCluster } from './local-cluster.ts';
+import { reapOrphanedClusters } from './orphan-reaper.ts';
 import { sandboxUser } from './unix-user.ts';
 
 export const localSandboxSchema = z
