@@ -51,8 +51,9 @@ export class DrillRunContext implements RunContext {
     }
   }
 
-  /** The innermost phase the error came out of, if it came out of one. */
-  phaseOf(error: unknown): string | undefined {
-    return typeof error === 'object' && error !== null ? this.#phaseOfError.get(error) : undefined;
+  /** The innermost phase the error, or an error it wraps as its `cause`, came out of. */
+  phaseOf(error: unknown, depth = 0): string | undefined {
+    if (typeof error !== 'object' || error === null || depth > 10) return undefined;
+    return this.phaseOf((error as { cause?: unknown }).cause, depth + 1) ?? this.#phaseOfError.get(error);
   }
 }

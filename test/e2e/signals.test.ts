@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { processesMentioning } from '../support/workspace.ts';
 import { drillFile, fakePgDump } from '../support/source-database.ts';
 import type { Report } from '../../src/report/report.ts';
+import pg from 'pg';
+import { clientConfig } from '../../src/engines/postgres/postgres-connection.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 
 /** Interrupted runs clean up: the sandbox server is stopped and its directory deleted, whatever the signal. */
@@ -89,3 +91,41 @@ describe('a run interrupted by SIGTERM while pg_dump is still writing', () => {
     expect(await processesMentioning(sleeper)).toEqual([]);
   });
 });
+
+describe('a run interrupted while the source keeps a table locked', () => {
+  it('stops at once, leaving no session of its own on the source', async () => {
+    // The test's own sessions carry another application_name than firedrill's.
+    const testSession = async () => {
+      const client = new pg.Client({ ...clientConfig(context.source.connection), application_name: 'test' });
+      await client.connect();
+      return client;
+    };
+    const locker = await testSession();
+    const observer = await testSession();
+    const firedrillSessions = async () =>
+      Number((await observer.query(`select count(*) from pg_stat_activity where application_name like 'firedrill%'`)).rows[0].count);
+    try {
+      await locker.query('begin');
+      await locker.query('lock table orders in access exclusive mode');
+      await context.workspace.writeFile('drills/orders.yaml', drillFile());
+      const running = context.workspace.start(['run', 'orders', '--json']);
+      // pg_dump and the counting session both end up waiting for the lock.
+      await waitFor(
+        async () => Number((await observer.query(`select count(*) from pg_stat_activity where application_name like 'firedrill%' and wait_event_type = 'Lock'`)).rows[0].count) > 0,
+        'firedrill to wait for the lock',
+      );
+      const interrupted = Date.now();
+      running.child.kill('SIGINT');
+      const result = await running.result;
+      expect(Date.now() - interrupted).toBeLessThan(10_000);
+      expect(result.code).toBe(2);
+      expect((JSON.parse(result.stdout) as Report).status).toBe('aborted');
+      await waitFor(async () => (await firedrillSessions()) === 0, 'firedrill sessions on the source to end', 5_000);
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+      await observer.end();
+    }
+  });
+});
+

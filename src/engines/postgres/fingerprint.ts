@@ -7,16 +7,17 @@ import { z } from 'zod';
  * `fingerprint` check. Metadata only: names, definitions and counts, never
  * row data.
  *
- * Every query runs with `search_path = pg_catalog`, so that definitions come
- * out fully qualified and identical on both sides whatever the sessions'
- * settings. Objects that belong to an extension are left out: they come with
- * CREATE EXTENSION, not with the dump.
+ * Definitions print under pinned settings (`search_path = pg_catalog`, UTC,
+ * ISO dates), so they come out fully qualified and identical on both sides.
+ * Objects that belong to an extension are left out: they come with CREATE
+ * EXTENSION, not with the dump. The queries need PostgreSQL 12 or newer.
  */
 
 export type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 
 export const INVENTORY_CATEGORIES = [
   'schemas',
+  'types',
   'tables',
   'columns',
   'indexes',
@@ -26,46 +27,69 @@ export const INVENTORY_CATEGORIES = [
   'materializedViews',
   'functions',
   'triggers',
+  'policies',
+  'rowSecurity',
   'extensions',
 ] as const;
 export type InventoryCategory = (typeof INVENTORY_CATEGORIES)[number];
 
 export const rowCountSchema = z.looseObject({
   rows: z.number(),
-  method: z.enum(['exact', 'estimate']),
+  /** `uncertain`: the table was rewritten (TRUNCATE, VACUUM FULL, ...) while the backup ran; its count is not compared. */
+  method: z.enum(['exact', 'estimate', 'uncertain']),
 });
 export type RowCount = z.output<typeof rowCountSchema>;
 
-export const fingerprintSchema = z.looseObject({
-  inventory: z.looseObject({
-    ...Object.fromEntries(INVENTORY_CATEGORIES.map((category) => [category, z.array(z.string())])),
-    largeObjects: z.number(),
-  }) as unknown as z.ZodType<Inventory>,
-  rowCounts: z.record(z.string(), rowCountSchema),
-});
-
+/** An inventory as taken now: every category. */
 export type Inventory = Record<InventoryCategory, string[]> & { largeObjects: number };
+/** An inventory as a manifest holds it: one written by an older firedrill may lack newer categories. */
+export type StoredInventory = Partial<Record<InventoryCategory, string[]>> & { largeObjects: number };
 export type Fingerprint = {
-  inventory: Inventory;
+  inventory: StoredInventory;
   rowCounts: Record<string, RowCount>;
 };
+
+// A category a manifest lacks (written before firedrill inventoried it) is simply not compared.
+const storedInventorySchema: z.ZodType<StoredInventory> = z.looseObject({
+  ...Object.fromEntries(INVENTORY_CATEGORIES.map((category) => [category, z.array(z.string()).optional()])),
+  largeObjects: z.number(),
+});
+
+export const fingerprintSchema = z.looseObject({
+  inventory: storedInventorySchema,
+  rowCounts: z.record(z.string(), rowCountSchema),
+});
 
 const USER_NAMESPACE = `n.nspname <> 'information_schema' and n.nspname !~ '^pg_'`;
 const notExtensionMember = (catalog: string, oid: string) =>
   `not exists (select 1 from pg_depend d where d.classid = '${catalog}'::regclass and d.objid = ${oid} and d.deptype = 'e')`;
-const USER_RELATION = `${USER_NAMESPACE} and ${notExtensionMember('pg_class', 'c.oid')}`;
 /** Relations (`pg_class c` joined to `pg_namespace n`) that belong to the user, not to the system or an extension. */
-export const USER_RELATION_FILTER = USER_RELATION;
+const USER_RELATION = `${USER_NAMESPACE} and ${notExtensionMember('pg_class', 'c.oid')}`;
+const FROM_RELATIONS = 'from pg_class c join pg_namespace n on n.oid = c.relnamespace';
 
 /** One query per category; each returns a single text column `item`. */
 const INVENTORY_QUERIES: Record<InventoryCategory, string> = {
   schemas: `select format('%I', n.nspname) as item from pg_namespace n where ${USER_NAMESPACE} and ${notExtensionMember('pg_namespace', 'n.oid')}`,
-  tables: `select format('%I.%I', n.nspname, c.relname) as item from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'p', 'f') and ${USER_RELATION}`,
-  columns: `select format('%I.%I.%I %s%s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-      case when a.attnotnull then ' not null' else '' end) as item
+  // Enums with their labels, domains with their base type and constraints, standalone composite and range types.
+  types: `select format('%I.%I', n.nspname, t.typname) || case t.typtype
+        when 'e' then ' enum (' || coalesce((select string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid), '') || ')'
+        when 'd' then ' domain ' || format_type(t.typbasetype, t.typtypmod) || case when t.typnotnull then ' not null' else '' end
+          || coalesce((select ' ' || string_agg(pg_get_constraintdef(con.oid), ' ' order by con.conname) from pg_constraint con
+               where con.contypid = t.oid and con.contype <> 'n'), '')
+        when 'r' then ' range'
+        else ' composite' end as item
+    from pg_type t join pg_namespace n on n.oid = t.typnamespace
+    where (t.typtype in ('e', 'd', 'r') or (t.typtype = 'c' and (select relkind from pg_class where oid = t.typrelid) = 'c'))
+      and ${USER_NAMESPACE} and ${notExtensionMember('pg_type', 't.oid')}`,
+  tables: `select format('%I.%I', n.nspname, c.relname) as item ${FROM_RELATIONS} where c.relkind in ('r', 'p', 'f') and ${USER_RELATION}`,
+  columns: `select format('%I.%I.%I %s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod))
+      || case when a.attnotnull then ' not null' else '' end
+      || case a.attidentity when 'a' then ' generated always as identity' when 'd' then ' generated by default as identity' else '' end
+      || case when a.attgenerated = 's' then ' generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') stored'
+              when d.adbin is not null then ' default ' || pg_get_expr(d.adbin, d.adrelid) else '' end as item
     from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'p', 'f', 'v', 'm') and a.attnum > 0 and not a.attisdropped and ${USER_RELATION}`,
+    left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+    where c.relkind in ('r', 'p', 'f', 'v', 'm', 'c') and a.attnum > 0 and not a.attisdropped and ${USER_RELATION}`,
   indexes: `select format('%I.%I: %s', n.nspname, ic.relname, pg_get_indexdef(i.indexrelid)) as item
     from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
     where ${USER_RELATION}`,
@@ -73,26 +97,35 @@ const INVENTORY_QUERIES: Record<InventoryCategory, string> = {
   constraints: `select format('%I.%I.%I: %s', n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid)) as item
     from pg_constraint con join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
     where con.contype <> 'n' and ${USER_RELATION}`,
-  sequences: `select format('%I.%I', n.nspname, c.relname) as item from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind = 'S' and ${USER_RELATION}`,
-  views: `select format('%I.%I', n.nspname, c.relname) as item from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind = 'v' and ${USER_RELATION}`,
+  sequences: `select format('%I.%I', n.nspname, c.relname) as item ${FROM_RELATIONS} where c.relkind = 'S' and ${USER_RELATION}`,
+  views: `select format('%I.%I', n.nspname, c.relname) as item ${FROM_RELATIONS} where c.relkind = 'v' and ${USER_RELATION}`,
   // Rows of a materialized view are not compared: the restore refreshes it from the restored tables, while the
   // source may hold a stale result. Whether it is populated is what must survive.
   materializedViews: `select format('%I.%I', n.nspname, c.relname) || case when c.relispopulated then '' else ' (not populated)' end as item
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'm' and ${USER_RELATION}`,
+    ${FROM_RELATIONS} where c.relkind = 'm' and ${USER_RELATION}`,
   functions: `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as item
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where ${USER_NAMESPACE} and ${notExtensionMember('pg_proc', 'p.oid')}`,
   triggers: `select format('%I.%I.%I', n.nspname, c.relname, t.tgname) as item
     from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
     where not t.tgisinternal and ${USER_RELATION}`,
+  // Row-level security: a restore that lost a policy would expose rows it must not.
+  policies: `select format('%I.%I.%I: %s for %s to %s', n.nspname, c.relname, p.polname,
+        case when p.polpermissive then 'permissive' else 'restrictive' end,
+        case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end,
+        (select string_agg(case when r = 0 then 'public' else quote_ident(pg_get_userbyid(r)) end, ', ' order by 1) from unnest(p.polroles) r))
+      || coalesce(' using (' || pg_get_expr(p.polqual, p.polrelid) || ')', '')
+      || coalesce(' with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '') as item
+    from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace where ${USER_RELATION}`,
+  rowSecurity: `select format('%I.%I', n.nspname, c.relname) || case when c.relforcerowsecurity then ' (forced)' else '' end as item
+    ${FROM_RELATIONS} where c.relrowsecurity and ${USER_RELATION}`,
   extensions: `select format('%I', e.extname) as item from pg_extension e`,
 };
 
 /**
- * Settings that change how definitions print (constants in partial indexes and
- * check constraints): pinned, so the source and the sandbox print alike.
+ * Settings that change how definitions print (constants in partial indexes,
+ * check constraints and defaults): pinned, so the source and the sandbox
+ * print alike.
  */
 const PRINT_SETTINGS = {
   search_path: 'pg_catalog',
@@ -120,6 +153,8 @@ export interface CountableTable {
   estimate: number;
   /** Size in pages, to hand out the largest tables first. */
   pages: number;
+  /** The table's file in the snapshot: if it is another one when counted, the table was rewritten meanwhile. */
+  filenode: string;
   /** Partitioned tables and inheritance parents above this table: naming one in `tables` covers this table too. */
   ancestors: string[];
 }
@@ -130,33 +165,45 @@ export async function listCountableTables(query: Query): Promise<CountableTable[
       select inhrelid, inhparent from pg_inherits
       union all select a.leaf, i.inhparent from ancestry a join pg_inherits i on i.inhrelid = a.ancestor)
     select format('%I.%I', n.nspname, c.relname) as name, c.reltuples::float8 as estimate, c.relpages::bigint as pages,
+      c.relfilenode::text as filenode,
       coalesce((select array_agg(format('%I.%I', an.nspname, ac.relname)) from ancestry a
         join pg_class ac on ac.oid = a.ancestor join pg_namespace an on an.oid = ac.relnamespace where a.leaf = c.oid), '{}') as ancestors
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind = 'r' and ${USER_RELATION}`);
+    ${FROM_RELATIONS} where c.relkind = 'r' and ${USER_RELATION}`);
   return rows.map((row) => {
     const pages = Number(row.pages);
     const reltuples = Number(row.estimate);
     // Before PostgreSQL 14 a never-analyzed table shows 0 rows in 0 pages rather than -1: no estimate either.
     const estimate = reltuples === 0 && pages === 0 ? -1 : reltuples;
-    return { name: String(row.name), estimate, pages, ancestors: (row.ancestors as string[]).map(String) };
+    return { name: String(row.name), estimate, pages, filenode: String(row.filenode), ancestors: (row.ancestors as string[]).map(String) };
   });
 }
 
-/** Counts every table exactly, spread over the given sessions, largest tables first. */
-export async function countRowsExactly(sessions: Query[], tables: string[], pagesByTable: Map<string, number> = new Map()): Promise<Record<string, number>> {
-  const queue = [...tables].sort((a, b) => (pagesByTable.get(b) ?? 0) - (pagesByTable.get(a) ?? 0));
+/**
+ * Counts one table. The table is locked when the statement is parsed, so the
+ * file it reports is the file it counted: the caller compares it with the
+ * snapshot's to tell a count of the snapshot from a count of a table
+ * rewritten since.
+ */
+export async function countTable(query: Query, table: string): Promise<{ rows: number; filenode: string }> {
+  // `table` is already quoted by format('%I.%I') in the catalog query.
+  const [row] = await query(`select pg_relation_filenode(${quoteLiteral(table)}::regclass)::text as filenode, (select count(*) from only ${table})::bigint as rows`);
+  return { rows: Number(row?.rows ?? 0), filenode: String(row?.filenode) };
+}
+
+/** Counts every table exactly, spread over the given sessions, largest tables first. For the restored database, which nothing else changes. */
+export async function countRowsExactly(sessions: Query[], tables: string[]): Promise<Record<string, number>> {
+  const queue = [...tables];
   const counts: Record<string, number> = {};
   await Promise.all(
     sessions.map(async (query) => {
-      for (let table = queue.shift(); table !== undefined; table = queue.shift()) {
-        // `table` is already quoted by format('%I.%I') in the catalog query.
-        const [row] = await query(`select count(*)::bigint as count from only ${table}`);
-        counts[table] = Number(row?.count ?? 0);
-      }
+      for (let table = queue.shift(); table !== undefined; table = queue.shift()) counts[table] = (await countTable(query, table)).rows;
     }),
   );
   return counts;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /** `public."Orders"` and `public.Orders` name the same table for a person writing a drill file. */

@@ -1,14 +1,15 @@
 import type pg from 'pg';
 import type { ObjectSink, RunContext } from '../../interfaces.ts';
 import type { StoredObject, TargetRecord } from '../../repository/manifest.ts';
-import { AbortedError, BackupError, errorMessage } from '../../errors.ts';
+import { AbortedError, BackupError, FiredrillError, errorMessage } from '../../errors.ts';
 import { onAbort } from '../../abort.ts';
 import { spawnChild } from '../../pipeline/child-process.ts';
-import { describeConnection, libpqEnvironment } from './postgres-connection.ts';
+import { describeConnection, libpqEnvironment, type PostgresConnection } from './postgres-connection.ts';
 import { describeInstalled, findTools, majorFromVersionNumber, pickTool, type InstalledTool } from './postgres-tools.ts';
-import { captureSourceFingerprint } from './source-fingerprint.ts';
-import { exportLockedSnapshot } from './snapshot.ts';
-import { connect, disconnect } from './session.ts';
+import { captureSourceFingerprint, UnknownTablesError } from './source-fingerprint.ts';
+import { exportSnapshot } from './snapshot.ts';
+import { connect, disconnect, SessionGroup } from './session.ts';
+import { prepareSourceSession } from './source-session.ts';
 import type { PostgresMetadata, PostgresTarget } from './postgres-engine.ts';
 
 /**
@@ -20,44 +21,35 @@ import type { PostgresMetadata, PostgresTarget } from './postgres-engine.ts';
 export async function backupPostgres(context: RunContext, targetName: string, target: PostgresTarget, sink: ObjectSink): Promise<TargetRecord> {
   const where = describeConnection(target.connection);
   const control = await context.phase('backup.connect', () => connectToSource(target, where));
-  // Until the end, closing the control session also cancels whatever it is running on the source.
+  // Until the end, closing the control session also cancels whatever it is running on the source, and a
+  // stop (Ctrl-C, a failed dump) closes it at once: waiting for a lock or a long catalog query ends too.
   let busy = true;
   const closeControl = context.releasers.add(`source connection ${where}`, () => disconnect(control, target.connection, { cancel: busy }));
+  const stop = new AbortController();
+  const stopOnAbort = onAbort(context.signal, () => stop.abort(context.signal.reason));
+  const closeOnStop = onAbort(stop.signal, () => void closeControl.release());
+  const sessions = new SessionGroup(target.connection);
+  const closeSessions = context.releasers.add(`counting sessions on ${where}`, () => sessions.close());
+  const closeSessionsOnStop = onAbort(stop.signal, () => void closeSessions.release());
   try {
-    const server = await readServerFacts(control);
+    await prepareSourceSession(control, { lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs });
+    const server = await readServerFacts(control, where);
     const tool = await context.phase('backup.tool', () => pickDumpTool(target, server, where));
     context.logger.info({ source: where, server: server.version, pgDump: tool.version }, 'connected to source');
-    const snapshot = await context.phase('backup.snapshot', () => exportLockedSnapshot(control, target.backup.lockWaitTimeoutMs, where));
+    const snapshot = await context.phase('backup.snapshot', () => exportSnapshot(control));
     // In the snapshot, so that every role the dump names is in the list.
     const roles = (await control.query<{ rolname: string }>(`select rolname from pg_roles where rolname !~ '^pg_' order by rolname`)).rows.map(
       (row) => row.rolname,
     );
 
-    const stop = new AbortController();
-    const stopOnAbort = onAbort(context.signal, () => stop.abort(context.signal.reason));
-    const closeOnStop = onAbort(stop.signal, () => void closeControl.release());
-    let stored: StoredObject;
-    let fingerprint: PostgresMetadata['fingerprint'];
-    try {
-      [stored, fingerprint] = await allOrStop(stop, [
-        context.phase('backup.dump', () => dump(context, target, tool, snapshot.id, `${targetName}.pgdump`, sink, stop.signal, where)),
-        context.phase('backup.fingerprint', () =>
-          captureSourceFingerprint(
-            control,
-            target.connection,
-            snapshot.id,
-            { ...target.backup.fingerprint, jobs: target.backup.jobs, lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs },
-            stop.signal,
-            context.releasers,
-          ),
-        ),
-      ]);
-    } finally {
-      stopOnAbort();
-      closeOnStop();
-    }
-    await control.query('commit');
+    const options = { ...target.backup.fingerprint, jobs: target.backup.jobs, lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs };
+    const [stored, fingerprint] = await allOrStop(stop, [
+      context.phase('backup.dump', () => dump(context, target, tool, snapshot.id, `${targetName}.pgdump`, sink, stop.signal, where)),
+      context.phase('backup.fingerprint', () => captureSourceFingerprint(control, target.connection, snapshot.id, options, sessions, stop.signal)),
+    ]);
     busy = false;
+    // Everything is read and stored: a failing COMMIT of a read-only transaction changes nothing of that.
+    await control.query('commit').catch((error: unknown) => context.logger.warn({ err: errorMessage(error) }, 'could not end the snapshot transaction'));
 
     const metadata: PostgresMetadata = {
       source: { description: where, database: target.connection.database },
@@ -76,9 +68,25 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
       snapshotAtLocal: snapshot.takenAtLocal.toISOString(),
       metadata,
     };
+  } catch (error) {
+    // The same error object travels on, so the report can name the phase it came out of.
+    if (error instanceof AbortedError) throw error;
+    if (context.signal.aborted) throw new AbortedError();
+    throw asBackupError(error, where);
   } finally {
+    stopOnAbort();
+    closeOnStop();
+    closeSessionsOnStop();
+    await closeSessions.release();
     await closeControl.release();
   }
+}
+
+/** What the source said, as a BackupError that names the source: `internal` stays reserved for firedrill's own bugs. */
+function asBackupError(error: unknown, where: string): Error {
+  if (error instanceof FiredrillError) return error;
+  if (error instanceof UnknownTablesError) return new BackupError(error.message, { cause: error });
+  return new BackupError(`reading the source ${where} failed: ${errorMessage(error)}`, { cause: error });
 }
 
 async function connectToSource(target: PostgresTarget, where: string): Promise<pg.Client> {
@@ -95,13 +103,19 @@ async function connectToSource(target: PostgresTarget, where: string): Promise<p
 
 type ServerFacts = { version: string; versionNumber: number; major: number; encoding: string };
 
-async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
+/** The oldest source server whose catalogs the fingerprint reads (generated columns, PostgreSQL 12). */
+const OLDEST_SUPPORTED_SERVER = 120000;
+
+async function readServerFacts(client: pg.Client, where: string): Promise<ServerFacts> {
   const facts = await client.query<{ version: string; version_number: string; encoding: string }>(
     `select current_setting('server_version') as version, current_setting('server_version_num') as version_number,
             pg_encoding_to_char(encoding) as encoding from pg_database where datname = current_database()`,
   );
   const row = facts.rows[0] as { version: string; version_number: string; encoding: string };
   const versionNumber = Number(row.version_number);
+  if (versionNumber < OLDEST_SUPPORTED_SERVER) {
+    throw new BackupError(`the source ${where} runs PostgreSQL ${row.version}; firedrill drills PostgreSQL 12 and newer`);
+  }
   return { version: row.version, versionNumber, major: majorFromVersionNumber(versionNumber), encoding: row.encoding };
 }
 
@@ -131,7 +145,10 @@ async function dump(
   where: string,
 ): Promise<StoredObject> {
   const args = ['--format=custom', `--snapshot=${snapshot}`, `--lock-wait-timeout=${target.backup.lockWaitTimeoutMs}`, '--no-password'];
-  const child = spawnChild(tool.path, args, { env: libpqEnvironment(target.connection), signal, releasers: context.releasers });
+  // A name of its own, so its server session can be found: see below.
+  const applicationName = `firedrill pg_dump ${context.runId}`;
+  const env = { ...libpqEnvironment(target.connection), PGAPPNAME: applicationName };
+  const child = spawnChild(tool.path, args, { env, signal, releasers: context.releasers });
   // Both must succeed: every byte stored AND exit status 0 (a dump that stopped early still ends its output
   // cleanly). Both are waited for, so nothing is still writing when a failure is handled.
   const [written, exited] = await Promise.allSettled([
@@ -141,11 +158,27 @@ async function dump(
     }),
     child.succeeded,
   ]);
+  // A pg_dump killed outright (SIGKILL after the grace period) leaves its server session behind as long as
+  // that session waits for a lock, holding the locks it already has: end it.
+  if (exited.status === 'rejected') await terminateSessions(target.connection, applicationName);
   if ((written.status === 'rejected' || exited.status === 'rejected') && context.signal.aborted) throw new AbortedError();
   // A repository failure is the cause when both failed: pg_dump was killed because of it.
   if (written.status === 'rejected') throw written.reason;
   if (exited.status === 'rejected') throw new BackupError(`pg_dump failed for ${where}: ${errorMessage(exited.reason)}`, { cause: exited.reason });
   return written.value;
+}
+
+async function terminateSessions(connection: PostgresConnection, applicationName: string): Promise<void> {
+  try {
+    const client = await connect(connection);
+    try {
+      await client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and usename = current_user', [applicationName]);
+    } finally {
+      await disconnect(client, connection, { cancel: false });
+    }
+  } catch {
+    // The source may be unreachable: then so is the session, which ends with its lock wait (lock_timeout).
+  }
 }
 
 /**

@@ -45,7 +45,7 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
   try {
     admin = await connect(sandbox.connection('template1'));
     const available = new Set((await admin.query<{ name: string }>('select quote_ident(name) as name from pg_available_extensions')).rows.map((row) => row.name));
-    const missing = inventory.extensions.filter((extension) => !available.has(extension));
+    const missing = (inventory.extensions ?? []).filter((extension) => !available.has(extension));
     if (missing.length > 0) {
       throw new SandboxError(
         `the backup uses extension${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${sandbox.description} does not have; ` +
@@ -64,8 +64,8 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
 
     // A new database has what the source may have dropped: take it away again, so the restore is the source's image.
     restored = await connect(sandbox.connection(database));
-    if (!inventory.schemas.includes('public')) await restored.query('drop schema if exists public cascade');
-    if (!inventory.extensions.includes('plpgsql')) await restored.query('drop extension if exists plpgsql cascade');
+    if (inventory.schemas && !inventory.schemas.includes('public')) await restored.query('drop schema if exists public cascade');
+    if (inventory.extensions && !inventory.extensions.includes('plpgsql')) await restored.query('drop extension if exists plpgsql cascade');
   } catch (error) {
     if (error instanceof SandboxError) throw error;
     throw new SandboxError(`cannot prepare database "${database}" in ${sandbox.description}: ${errorMessage(error)}`, { cause: error });

@@ -1,15 +1,32 @@
 import type pg from 'pg';
-import { BackupError } from '../../errors.ts';
-import { onAbort, throwIfAborted } from '../../abort.ts';
-import type { Releasers } from '../../drill/releasers.ts';
+import { throwIfAborted } from '../../abort.ts';
 import type { PostgresConnection } from './postgres-connection.ts';
-import { connect, disconnect } from './session.ts';
-import { captureInventory, countRowsExactly, listCountableTables, looseTableName, qualifiedTableName, type CountableTable, type Fingerprint, type Query, type RowCount } from './fingerprint.ts';
+import { SessionGroup } from './session.ts';
+import { prepareSourceSession } from './source-session.ts';
+import {
+  captureInventory,
+  countTable,
+  listCountableTables,
+  looseTableName,
+  qualifiedTableName,
+  type CountableTable,
+  type Fingerprint,
+  type Query,
+  type RowCount,
+} from './fingerprint.ts';
 
 /**
- * The source's fingerprint, taken in the snapshot pg_dump dumps: the control
- * session exported it, and every extra counting session imports it, so all
- * counts describe the very same moment as the dump.
+ * The source's fingerprint, in the snapshot pg_dump dumps. The control
+ * session (which exported the snapshot) reads the catalogs; counting sessions
+ * import the snapshot and count, committing every few tables so they never
+ * hold more than a handful of table locks on a production server, and never
+ * a lock pg_dump could end up waiting behind.
+ *
+ * A count is only as good as the file it read: a table that was rewritten
+ * (TRUNCATE, VACUUM FULL, CLUSTER, a rewriting ALTER TABLE) after the snapshot
+ * is counted from its new file, which the snapshot cannot see through. Such a
+ * count is recorded as `uncertain` and not compared, rather than reported as a
+ * difference the backup does not have.
  */
 
 export interface FingerprintOptions {
@@ -51,50 +68,59 @@ export function planRowCounts(tables: CountableTable[], options: FingerprintOpti
   return plan;
 }
 
+export interface SourceFingerprintOptions extends FingerprintOptions {
+  jobs: number;
+  lockWaitTimeoutMs: number;
+}
+
+export class UnknownTablesError extends Error {
+  readonly tables: string[];
+  constructor(tables: string[]) {
+    super(`backup.fingerprint.tables names ${tables.join(', ')}, which the source does not have; correct the list or remove it`);
+    this.tables = tables;
+  }
+}
+
+/** Tables counted per transaction: each holds its tables' ACCESS SHARE locks until it commits. */
+const TABLES_PER_TRANSACTION = 50;
+
 export async function captureSourceFingerprint(
   control: pg.Client,
   connection: PostgresConnection,
   snapshot: string,
-  options: FingerprintOptions & { jobs: number; lockWaitTimeoutMs: number },
+  options: SourceFingerprintOptions,
+  sessions: SessionGroup,
   signal: AbortSignal,
-  releasers: Releasers,
 ): Promise<Fingerprint> {
   const controlQuery: Query = async (sql) => (await control.query<Record<string, unknown>>(sql)).rows;
   const inventory = await captureInventory(controlQuery);
   const tables = await listCountableTables(controlQuery);
   const plan = planRowCounts(tables, options);
-  if (plan.unknown.length > 0) {
-    throw new BackupError(`backup.fingerprint.tables names ${plan.unknown.join(', ')}, which the source does not have; correct the list or remove it`);
-  }
+  if (plan.unknown.length > 0) throw new UnknownTablesError(plan.unknown);
 
-  const sessions: Query[] = [controlQuery];
-  const extraClients: pg.Client[] = [];
-  // Counts still running when the dump fails or the run is aborted are cancelled on the server, not just abandoned.
-  let finished = false;
-  const closeExtra = releasers.add('fingerprint sessions', async () => {
-    await Promise.all(extraClients.map((client) => disconnect(client, connection, { cancel: !finished })));
-  });
-  const stopWatching = onAbort(signal, () => void closeExtra.release());
-  try {
-    const extra = Math.min(options.jobs, plan.exact.length) - 1;
-    for (let index = 0; index < extra; index++) {
-      throwIfAborted(signal);
-      const client = await connect(connection);
-      extraClients.push(client);
-      await client.query('begin isolation level repeatable read, read only');
-      await client.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
-      await client.query(`set local lock_timeout = ${options.lockWaitTimeoutMs}`);
-      sessions.push(async (sql) => (await client.query<Record<string, unknown>>(sql)).rows);
-    }
-    const pages = new Map(tables.map((table) => [table.name, table.pages]));
-    const counted = await countRowsExactly(sessions, plan.exact, pages);
-    const rowCounts: Record<string, RowCount> = {};
-    for (const [table, rows] of Object.entries(counted)) rowCounts[table] = { rows, method: 'exact' };
-    for (const [table, rows] of Object.entries(plan.estimated)) rowCounts[table] = { rows, method: 'estimate' };
-    finished = true;
-    return { inventory, rowCounts: Object.fromEntries(Object.entries(rowCounts).sort(([a], [b]) => a.localeCompare(b))) };
-  } finally {
-    stopWatching();
-    await closeExtra.release();
-  }
+  const rowCounts: Record<string, RowCount> = {};
+  for (const [table, rows] of Object.entries(plan.estimated)) rowCounts[table] = { rows, method: 'estimate' };
+  const byName = new Map(tables.map((table) => [table.name, table]));
+  // Largest first, so that the last table to finish is a small one.
+  const queue = plan.exact.map((name) => byName.get(name) as CountableTable).sort((a, b) => b.pages - a.pages);
+  const workers = Math.min(options.jobs, queue.length);
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      const client = await sessions.open();
+      await prepareSourceSession(client, options);
+      const query: Query = async (sql) => (await client.query<Record<string, unknown>>(sql)).rows;
+      while (queue.length > 0) {
+        throwIfAborted(signal);
+        await client.query('begin isolation level repeatable read, read only');
+        await client.query(`set transaction snapshot '${snapshot.replaceAll("'", "''")}'`);
+        for (const table of queue.splice(0, TABLES_PER_TRANSACTION)) {
+          const counted = await countTable(query, table.name);
+          rowCounts[table.name] = { rows: counted.rows, method: counted.filenode === table.filenode ? 'exact' : 'uncertain' };
+        }
+        await client.query('commit');
+      }
+    }),
+  );
+  sessions.finished();
+  return { inventory, rowCounts: Object.fromEntries(Object.entries(rowCounts).sort(([a], [b]) => a.localeCompare(b))) };
 }

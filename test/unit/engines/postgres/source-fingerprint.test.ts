@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { planRowCounts } from '../../../../src/engines/postgres/source-fingerprint.ts';
 import type { CountableTable } from '../../../../src/engines/postgres/fingerprint.ts';
 
-const table = (name: string, estimate: number, ancestors: string[] = []): CountableTable => ({ name, estimate, pages: Math.max(0, Math.ceil(estimate / 100)), ancestors });
+const table = (name: string, estimate: number, ancestors: string[] = []): CountableTable => ({
+  name,
+  estimate,
+  pages: Math.max(0, Math.ceil(estimate / 100)),
+  filenode: '16384',
+  ancestors,
+});
 
 const SHOP: CountableTable[] = [table('public.orders', 1200), table('public.events', 5_000_000.4), table('audit.log', 300), table('public."Customers"', 80)];
 

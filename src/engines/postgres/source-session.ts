@@ -1,0 +1,17 @@
+import type pg from 'pg';
+
+/**
+ * Settings for firedrill's own sessions on the source. A role or database may
+ * carry a statement_timeout, idle_in_transaction_session_timeout or (17+)
+ * transaction_timeout meant for applications: the control session sits idle
+ * in its transaction while pg_dump runs, and a count may take long. pg_dump
+ * turns these off for itself; firedrill does the same. Waiting for a lock is
+ * bounded by backup.lockWaitTimeout instead.
+ */
+export async function prepareSourceSession(client: pg.Client, options: { lockWaitTimeoutMs: number }): Promise<void> {
+  await client.query('set statement_timeout = 0');
+  await client.query('set idle_in_transaction_session_timeout = 0');
+  // transaction_timeout exists from PostgreSQL 17 on; set_config on an unknown name would fail.
+  await client.query(`select set_config('transaction_timeout', '0', false) where current_setting('server_version_num')::int >= 170000`);
+  await client.query(`set lock_timeout = ${options.lockWaitTimeoutMs}`);
+}
