@@ -87,8 +87,8 @@ export class IntegrityError extends FiredrillError {
 
 /** The run was stopped by a signal or a caller's AbortSignal. */
 export class AbortedError extends Error {
-  constructor(reason = 'the run was aborted') {
-    super(reason);
+  constructor(reason = 'the run was aborted', options?: { cause?: unknown }) {
+    super(reason, options);
     this.name = 'AbortedError';
   }
 }

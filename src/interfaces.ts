@@ -65,16 +65,25 @@ export interface Engine<TTarget = unknown> {
   readonly type: string;
   /** Takes the backup of one target; throws BackupError with what to fix. */
   backup(context: RunContext, targetName: string, target: TTarget, sink: ObjectSink): Promise<TargetRecord>;
+  /** Facts about a backed-up target for reports: where it came from, what made it. */
+  describeTarget(record: TargetRecord): TargetDescription;
   /** What a sandbox must offer to restore this target (e.g. a minimum server major). */
   sandboxRequirements(record: TargetRecord): SandboxRequirements;
   /** Restores into a started sandbox; throws RestoreError when the backup does not restore. */
   restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget>;
 }
 
+export interface TargetDescription {
+  source?: string;
+  serverVersion?: string;
+  tool?: string;
+  toolVersion?: string;
+}
+
 export interface RestoreOptions {
   jobs: number;
-  /** Create the source's roles (names only) in the sandbox before the restore. */
-  roles: 'create' | 'none';
+  /** `skip`: restore without ownership and grants (pg_restore --no-owner --no-privileges). */
+  privileges: 'restore' | 'skip';
 }
 
 export interface RestoredTarget {
@@ -119,8 +128,8 @@ export interface Repository {
   /** Fails early, before a dump starts, when the repository cannot be written. */
   preflight(drill: string): Promise<void>;
   startBackup(drill: string, backupId: string): Promise<BackupWriter>;
-  /** Removes incomplete backups whose writer is gone for good (killed, or before a reboot); returns their ids. */
-  removeAbandoned(drill: string): Promise<string[]>;
+  /** Removes incomplete backups whose writer is gone for good; says which, and what could not be removed. */
+  removeAbandoned(drill: string): Promise<{ removed: string[]; problems: string[] }>;
   /** Newest first. */
   listBackups(drill: string): Promise<BackupEntry[]>;
   readManifest(drill: string, backupId: string): Promise<Manifest>;
@@ -139,6 +148,11 @@ export interface SandboxRequirements {
 export interface Sandbox {
   readonly name: string;
   readonly type: string;
+  /**
+   * Starts a sandbox and registers its removal with `context.releasers` as
+   * soon as it has anything to remove, so a run that fails or is interrupted
+   * mid-start leaves nothing behind.
+   */
   start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox>;
 }
 

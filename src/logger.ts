@@ -28,7 +28,16 @@ export function createLogger(options: { level?: LevelWithSilent; destination?: L
         censor: '[redacted]',
       },
     },
-    { write: (line: string) => target.write(redactText(line)) },
+    {
+      write: (line: string) => {
+        // Logging must never be what breaks a drill (a closed stderr): a line that cannot be written is dropped.
+        try {
+          target.write(redactText(line));
+        } catch {
+          // dropped
+        }
+      },
+    },
   );
 }
 

@@ -1,5 +1,23 @@
 #!/usr/bin/env node
 import { main } from './main.ts';
+import { EXIT } from './exit-codes.ts';
+import { redactText } from '../redact.ts';
+
+// A reader that went away (`firedrill run x | head`, a closed terminal) must not crash firedrill in the middle
+// of a drill: the drill still finishes, cleans up and writes its report; only the lost output is dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+// A crash is firedrill's own bug, not a failed drill: exit 2, never 1.
+process.on('uncaughtException', (error) => {
+  try {
+    process.stderr.write(redactText(`firedrill: internal error: ${error.stack ?? String(error)}\n`));
+  } finally {
+    process.exit(EXIT.ERROR);
+  }
+});
 
 const code = await main(process.argv);
 process.exitCode = code;

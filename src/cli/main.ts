@@ -39,6 +39,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--config <file>', `runner config (default: ${DEFAULT_CONFIG_PATH}; embedded defaults when absent)`)
     .option('--drills <dir>', `directory of drill files (default: ${DEFAULT_DRILLS_DIRECTORY})`)
     .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(LOG_LEVELS))
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeOut: (text) => output.out(text.trimEnd()), writeErr: (text) => output.err(text.trimEnd()) })
     .showHelpAfterError('(run firedrill --help for usage)');

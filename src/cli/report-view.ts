@@ -2,14 +2,19 @@ import type { Report } from '../report/report.ts';
 import { formatDuration } from '../config/duration.ts';
 import { formatBytes, formatTime, renderTable } from './output.ts';
 
-/** The terminal summary of one report. */
+/**
+ * The terminal summary of one report: what happened first (the error, or the
+ * one-line summary), then the backup, the phases, the checks and the
+ * objectives, leaving out tables with nothing to say.
+ */
 export function renderReport(report: Report, reportPath?: string): string {
   const lines: string[] = [];
   lines.push(`drill ${report.drill}: ${report.status.toUpperCase()}  (run ${report.runId}, ${formatDuration(report.durationMs)})`);
-  lines.push(`  ${report.summary}`);
   if (report.error) {
-    lines.push('', `  error in ${report.error.phase ?? 'the drill'} (${report.error.kind}):`);
+    lines.push(`  ${report.error.kind === 'aborted' ? 'stopped' : 'error'} in ${report.error.phase ?? 'the drill'} (${report.error.kind}):`);
     lines.push(...report.error.message.split('\n').map((line) => `    ${line}`));
+  } else {
+    lines.push(`  ${report.summary}`);
   }
   if (report.backup) {
     const backup = report.backup;
@@ -21,23 +26,29 @@ export function renderReport(report: Report, reportPath?: string): string {
   if (report.restore?.description) lines.push(`  sandbox  ${report.restore.description}`);
 
   lines.push('', renderTable(['PHASE', 'DURATION', 'STATUS'], report.phases.map((phase) => [phaseLabel(phase.name), formatDuration(phase.durationMs), phase.status]), '  '));
-  if (report.checks.length > 0) {
+  if (report.checks.length > 0 && report.checks.every((check) => check.status === 'skipped')) {
+    lines.push('', `  checks: none run (${report.checks.length} configured)`);
+  } else if (report.checks.length > 0) {
     lines.push('', renderTable(['CHECK', 'TYPE', 'STATUS', 'MESSAGE'], report.checks.map((check) => [check.name, check.type, check.status, check.message]), '  '));
   }
-  const objectives = Object.entries(report.objectives);
-  const measured = report.measured;
-  const rows = objectives.map(([name, objective]) => [
-    name.toUpperCase(),
-    objective.limit,
-    objective.measuredSeconds === null ? '-' : formatDuration(objective.measuredSeconds * 1000),
-    objective.status,
-  ]);
-  for (const [name, seconds] of [['RTO', measured.rtoSeconds], ['RPO', measured.rpoSeconds]] as const) {
-    if (!objectives.some(([key]) => key.toUpperCase() === name) && seconds !== null) rows.push([name, '-', formatDuration(seconds * 1000), 'no objective']);
-  }
+  const rows = objectiveRows(report);
   if (rows.length > 0) lines.push('', renderTable(['OBJECTIVE', 'LIMIT', 'MEASURED', 'STATUS'], rows, '  '));
   if (reportPath) lines.push('', `  report: ${reportPath}`);
   return lines.join('\n');
+}
+
+/** Objectives with what was measured, and measurements without an objective; nothing when nothing was measured. */
+function objectiveRows(report: Report): string[][] {
+  const { measured } = report;
+  if (measured.rtoSeconds === null && measured.rpoSeconds === null) return [];
+  const rows: string[][] = [];
+  for (const [name, seconds] of [['RTO', measured.rtoSeconds], ['RPO', measured.rpoSeconds]] as const) {
+    const objective = report.objectives[name.toLowerCase() as 'rto' | 'rpo'];
+    const shown = seconds === null ? '-' : formatDuration(seconds * 1000);
+    if (objective) rows.push([name, objective.limit, shown, objective.status]);
+    else if (seconds !== null) rows.push([name, '-', shown, 'no objective']);
+  }
+  return rows;
 }
 
 /** Sub-phases indented under their parent: `backup.dump` → `  dump`. */

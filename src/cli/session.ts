@@ -1,4 +1,5 @@
 import type { LevelWithSilent } from 'pino';
+import { basename, extname } from 'node:path';
 import { createLogger, LOG_LEVELS, type Logger } from '../logger.ts';
 import { loadDrills, loadRunnerConfig, type DrillConfig, type LoadedDrills, type RunnerConfig } from '../config/load.ts';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts';
@@ -26,25 +27,46 @@ export async function openSession(
     throw new UsageError(`--log-level "${level}" is not a level (${LOG_LEVELS.join(', ')})`);
   }
   const runner = await loadRunnerConfig(options.config, { resolveSecrets: settings.resolveSecrets });
-  const logger = createLogger({ level: (level as LevelWithSilent | undefined) ?? settings.defaultLogLevel ?? runner.logLevel });
+  // JSON logs are for machines: at a terminal only warnings and errors interleave with the report.
+  const fallback = process.stderr.isTTY ? 'warn' : 'info';
+  const logger = createLogger({ level: (level as LevelWithSilent | undefined) ?? settings.defaultLogLevel ?? runner.logLevel ?? fallback });
   const loaded = await loadDrills(options.drills, runner, { resolveSecrets: settings.resolveSecrets });
   return { runner, logger, loaded };
 }
 
+export interface Selection {
+  /** The selected drills that are valid. */
+  drills: DrillConfig[];
+  /** The problems of the selected drills that are not. */
+  problems: ConfigProblem[];
+}
+
 /**
- * The drills a command asked for, by name or all. An unknown name is a usage
- * error that lists the drills there are; a selected drill with problems is a
- * config error listing every one of them.
+ * The drills a command asked for, by name (or by file name, when a drill sets
+ * `name:`) or all. An unknown name is a usage error that lists the drills
+ * there are; problems of the selected drills are returned for the caller to
+ * judge.
  */
-export function selectDrills(loaded: LoadedDrills, names: string[], all: boolean): DrillConfig[] {
-  const known = [...loaded.drills.map((drill) => drill.name), ...loaded.problems.keys()].sort();
-  const wanted = all ? known : names;
+export function selectDrills(loaded: LoadedDrills, names: string[], all: boolean): Selection {
+  const aliases = new Map<string, string>();
+  for (const drill of loaded.drills) aliases.set(basename(drill.file, extname(drill.file)), drill.name);
+  for (const name of [...loaded.drills.map((drill) => drill.name), ...loaded.problems.keys()]) aliases.set(name, name);
+  const known = [...new Set(aliases.values())].sort();
+  const wanted = all ? known : names.map((name) => aliases.get(name) ?? name);
   const unknown = wanted.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     const available = known.length > 0 ? known.join(', ') : 'none';
     throw new UsageError(`unknown drill${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `"${name}"`).join(', ')} in ${loaded.directory} (drills: ${available})`);
   }
-  const problems: ConfigProblem[] = wanted.flatMap((name) => loaded.problems.get(name) ?? []);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return wanted.map((name) => loaded.drills.find((drill) => drill.name === name) as DrillConfig);
+  return {
+    drills: wanted.flatMap((name) => loaded.drills.filter((drill) => drill.name === name)),
+    problems: wanted.flatMap((name) => loaded.problems.get(name) ?? []),
+  };
+}
+
+/** The selected drills, all of which must be valid. */
+export function selectValidDrills(loaded: LoadedDrills, names: string[]): DrillConfig[] {
+  const selection = selectDrills(loaded, names, false);
+  if (selection.problems.length > 0) throw new ConfigError(selection.problems);
+  return selection.drills;
 }

@@ -47,12 +47,12 @@ const restoreSchema = z
   .strictObject({
     sandbox: nameSchema.optional().describe('Sandbox to restore into: "local", or one from config/firedrill.yaml. (Default: defaults.sandbox)'),
     jobs: positiveIntegerSchema.default(1).describe('pg_restore --jobs. (Default: 1)'),
-    roles: z
-      .enum(['create', 'none'])
-      .default('create')
+    privileges: z
+      .enum(['restore', 'skip'])
+      .default('restore')
       .describe(
-        'create: create the source\'s roles (names only, NOLOGIN) in the sandbox so ownership and grants restore as they are; ' +
-          'none: restore with --no-owner --no-privileges. (Default: create)',
+        'restore: ownership and grants as on the source; skip: pg_restore --no-owner --no-privileges. ' +
+          "Either way the source's role names are created in the sandbox (NOLOGIN), since policies and defaults may name them. (Default: restore)",
       ),
   })
   .describe('How and where the backup is restored.');

@@ -30,6 +30,7 @@ export interface RunnerConfig {
   defaults: { repository: string; sandbox: string };
   /** Absolute. */
   reportsDirectory: string;
+  /** Undefined when not configured: the CLI then picks by where stderr goes. */
   logLevel: RunnerFile['logging']['level'];
 }
 

@@ -36,7 +36,10 @@ export const runnerConfigSchema = z
       .describe('Where run reports are written.'),
     logging: z
       .strictObject({
-        level: z.enum(LOG_LEVELS).default('info').describe('pino log level; logs are JSON lines on stderr. (Default: info)'),
+        level: z
+          .enum(LOG_LEVELS)
+          .optional()
+          .describe('pino log level; logs are JSON lines on stderr. (Default: warn when stderr is a terminal, info otherwise, as under cron or a service manager)'),
       })
       .prefault({})
       .describe('Logging.'),

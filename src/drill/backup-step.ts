@@ -20,8 +20,9 @@ import { newId } from './ids.ts';
 export async function takeBackup(context: DrillRunContext, drill: DrillConfig, repository: Repository): Promise<Manifest> {
   await context.phase('backup.preflight', async () => {
     await repository.preflight(drill.name);
-    const removed = await repository.removeAbandoned(drill.name);
+    const { removed, problems } = await repository.removeAbandoned(drill.name);
     if (removed.length > 0) context.logger.warn({ removed }, 'removed incomplete backups left behind by firedrill processes that no longer run');
+    for (const problem of problems) context.logger.warn(problem);
   });
   const backupId = newId();
   const createdAt = new Date();

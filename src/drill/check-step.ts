@@ -2,17 +2,20 @@ import type { Check, CheckOutcome, RestoredTarget } from '../interfaces.ts';
 import type { TargetRecord } from '../repository/manifest.ts';
 import type { CheckRecord } from '../report/report.ts';
 import type { DrillRunContext } from './run-context.ts';
+import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import { ReadOnlyDatabase } from '../checks/check-database.ts';
 import { AbortedError, SandboxError, errorMessage } from '../errors.ts';
 import { onAbort } from '../abort.ts';
 import { formatDuration } from '../config/duration.ts';
+import { connect, disconnect } from '../engines/postgres/session.ts';
 
 /**
- * Runs the checks one after another. A check that throws (a SQL error) or
- * overruns its timeout is a failed check with a message, not a crashed drill:
- * the other checks still run, and the report shows all. Only a sandbox that
- * went away ends the drill, as an environment error: it says nothing about
- * the backup.
+ * Runs the checks one after another, recording each result as it comes (the
+ * caller keeps them even when the run stops half-way). A check that throws
+ * (a SQL error) or overruns its timeout is a failed check with a message, not
+ * a crashed drill: the other checks still run. Only a sandbox that no longer
+ * answers ends the drill, as an environment error that says nothing about the
+ * backup.
  */
 
 export interface CheckResult {
@@ -20,34 +23,53 @@ export interface CheckResult {
   outcome: CheckOutcome | undefined;
 }
 
-export async function runChecks(context: DrillRunContext, checks: Check[], target: TargetRecord, restored: RestoredTarget): Promise<CheckResult[]> {
-  const results: CheckResult[] = [];
+export async function runChecks(
+  context: DrillRunContext,
+  checks: Check[],
+  target: TargetRecord,
+  restored: RestoredTarget,
+  results: CheckResult[],
+): Promise<void> {
   for (const check of checks) {
     const started = performance.now();
-    let outcome: CheckOutcome | undefined;
-    let message: string;
+    const record = (status: CheckRecord['status'], message: string, outcome?: CheckOutcome): CheckResult => ({
+      record: {
+        name: check.name,
+        type: check.type,
+        status,
+        message,
+        durationMs: Math.round(performance.now() - started),
+        ...(outcome?.details ? { details: outcome.details } : {}),
+      },
+      outcome,
+    });
+    let result: CheckResult;
     try {
-      outcome = await context.phase(`check:${check.name}`, (logger) => runOne(context, check, target, restored, logger));
-      message = outcome.message;
+      const outcome = await context.phase(
+        `check:${check.name}`,
+        (logger) => runOne(context, check, target, restored, logger),
+        (found) => found.status === 'failed',
+      );
+      result = record(outcome.status, outcome.message, outcome);
     } catch (error) {
-      if (context.signal.aborted) throw new AbortedError();
-      if (isSandboxGone(error)) {
-        throw new SandboxError(`the sandbox stopped answering during check "${check.name}" (${errorMessage(error)}); the checks could not finish`, { cause: error });
+      if (context.signal.aborted) {
+        results.push(record('interrupted', 'the run was aborted while this check ran'));
+        throw new AbortedError(undefined, { cause: error });
       }
-      message = errorMessage(error);
+      result = record('failed', errorMessage(error));
+      if (!(await sandboxAnswers(restored.connection))) {
+        results.push(result);
+        throw new SandboxError(`the sandbox stopped answering during check "${check.name}" (${errorMessage(error)}); the checks could not finish`, {
+          cause: error,
+        });
+      }
     }
-    const record: CheckRecord = {
-      name: check.name,
-      type: check.type,
-      status: outcome?.status ?? 'failed',
-      message,
-      durationMs: Math.round(performance.now() - started),
-      ...(outcome?.details ? { details: outcome.details } : {}),
-    };
-    context.logger[record.status === 'passed' ? 'info' : 'warn']({ check: check.name, status: record.status, message }, `check ${record.status}`);
-    results.push({ record, outcome });
+    context.logger[result.record.status === 'passed' ? 'info' : 'warn'](
+      { check: check.name, status: result.record.status, message: result.record.message },
+      `check ${result.record.status}`,
+    );
+    results.push(result);
   }
-  return results;
 }
 
 async function runOne(
@@ -73,15 +95,13 @@ async function runOne(
     finished = true;
     return outcome;
   } catch (error) {
-    throw new CheckError(describeCheckError(error), { cause: error });
+    throw new Error(describeCheckError(error), { cause: error });
   } finally {
     clearTimeout(timer);
     stopWatching();
     await database.close({ cancel: !finished });
   }
 }
-
-class CheckError extends Error {}
 
 /** PostgreSQL's own words, with the statement_timeout case said plainly. */
 function describeCheckError(error: unknown): string {
@@ -92,11 +112,20 @@ function describeCheckError(error: unknown): string {
 }
 
 /**
- * Connection failures (class 08), lack of resources (53), an administrator or
- * crash shutdown (57P) and system errors (58), and a refused or reset socket.
+ * Whether the sandbox still takes a new connection and a query: the only
+ * sure way to tell a check's own error (a missing file, a temp_file_limit)
+ * from a sandbox that crashed or ran out of resources.
  */
-function isSandboxGone(error: unknown): boolean {
-  const cause = error instanceof CheckError ? error.cause : error;
-  const code = (cause as { code?: string } | undefined)?.code ?? '';
-  return /^(08|53|57P|58)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT'].includes(code);
+async function sandboxAnswers(connection: PostgresConnection): Promise<boolean> {
+  try {
+    const client = await connect(connection);
+    try {
+      await client.query('select 1');
+      return true;
+    } finally {
+      await disconnect(client, connection, { cancel: false });
+    }
+  } catch {
+    return false;
+  }
 }

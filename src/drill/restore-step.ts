@@ -37,10 +37,10 @@ export async function restoreBackup(
 
   const fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
   const requirements = engine.sandboxRequirements(target);
+  // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
   const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements));
-  context.releasers.add(`sandbox ${started.id}`, () => started.stop());
   context.logger.info({ sandbox: started.description }, 'sandbox started');
-  const restored = await engine.restore(context, target, fetched, started, { jobs: drill.restore.jobs, roles: drill.restore.roles });
+  const restored = await engine.restore(context, target, fetched, started, { jobs: drill.restore.jobs, privileges: drill.restore.privileges });
   return { sandbox: started, target, restored };
 }
 

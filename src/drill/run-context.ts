@@ -30,7 +30,8 @@ export class DrillRunContext implements RunContext {
     this.#clock = options.clock;
   }
 
-  async phase<T>(name: string, work: (logger: Logger) => Promise<T>): Promise<T> {
+  /** `failedIf` marks a phase failed that ended normally with a failing result (a check that found a problem). */
+  async phase<T>(name: string, work: (logger: Logger) => Promise<T>, failedIf?: (result: T) => boolean): Promise<T> {
     throwIfAborted(this.signal);
     const record: PhaseRecord = { name, startedAt: this.#clock().toISOString(), durationMs: 0, status: 'ok' };
     this.phases.push(record);
@@ -40,6 +41,7 @@ export class DrillRunContext implements RunContext {
     try {
       const result = await work(logger);
       throwIfAborted(this.signal);
+      if (failedIf?.(result)) record.status = 'failed';
       return result;
     } catch (error) {
       record.status = 'failed';

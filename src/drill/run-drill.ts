@@ -44,9 +44,10 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
 
   let manifest: Manifest | undefined;
   let repository: Repository | undefined;
-  let checkResults: CheckResult[] = [];
+  const checkResults: CheckResult[] = [];
   let restoreStartedAt: Date | undefined;
   let verifiedAt: Date | undefined;
+  let restoredOk = false;
   let restoreFacts: Report['restore'];
   let failure: unknown;
   logger.info({ fromBackup: options.fromBackup }, 'drill started');
@@ -63,8 +64,9 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     restoreStartedAt = clock();
     restoreFacts = { sandbox: drill.restore.sandbox, jobs: drill.restore.jobs };
     const restored = await context.phase('restore', () => restoreBackup(context, drill, backup, from, sandbox));
+    restoredOk = true;
     restoreFacts = { ...restoreFacts, description: restored.sandbox.description, serverVersion: restored.sandbox.serverVersion };
-    checkResults = await context.phase('checks', () => runChecks(context, checks, restored.target, restored.restored));
+    await context.phase('checks', () => runChecks(context, checks, restored.target, restored.restored, checkResults));
     if (checkResults.every((result) => result.record.status === 'passed')) verifiedAt = clock();
   } catch (error) {
     failure = error;
@@ -84,6 +86,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     repository,
     checkResults,
     restoreStartedAt,
+    restored: restoredOk,
     verifiedAt,
     restoreFacts,
     failure,

@@ -10,28 +10,38 @@ import { hostname } from 'node:os';
 export interface OwnerMarker {
   pid: number;
   hostname: string;
+  /** /etc/machine-id: a hostname alone does not tell cloned machines or fixed container names apart. */
+  machineId: string;
   /** Changes at every boot: after a reboot no pid from before means anything. */
   bootId: string;
   startedAt: string;
 }
 
-async function bootId(): Promise<string> {
-  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+async function readId(path: string): Promise<string> {
+  return (await readFile(path, 'utf8').catch(() => 'unknown')).trim() || 'unknown';
 }
 
 export async function currentOwner(): Promise<OwnerMarker> {
-  return { pid: process.pid, hostname: hostname(), bootId: await bootId(), startedAt: new Date().toISOString() };
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    machineId: await readId('/etc/machine-id'),
+    bootId: await readId('/proc/sys/kernel/random/boot_id'),
+    startedAt: new Date().toISOString(),
+  };
 }
 
 /**
- * True only when the owner is certainly gone: same host, and either another
- * boot or no such process. A marker from another host (a shared volume) is
- * never judged: its owner may be alive over there.
+ * True only when the owner is certainly gone: the marker was written on this
+ * very machine (hostname and machine id), and either the machine rebooted
+ * since or no process has that pid. A marker from elsewhere (a shared volume)
+ * is never judged this way: its owner may be alive over there.
  */
 export async function ownerIsGone(marker: Partial<OwnerMarker>): Promise<boolean> {
-  if (typeof marker.pid !== 'number' || marker.hostname !== hostname()) return false;
-  const currentBoot = await bootId();
-  if (marker.bootId && currentBoot !== 'unknown' && marker.bootId !== currentBoot) return true;
+  const here = await currentOwner();
+  if (typeof marker.pid !== 'number' || marker.hostname !== here.hostname) return false;
+  if (marker.machineId === undefined || marker.machineId === 'unknown' || marker.machineId !== here.machineId) return false;
+  if (marker.bootId && here.bootId !== 'unknown' && marker.bootId !== here.bootId) return true;
   return !processExists(marker.pid);
 }
 

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
-import type { Repository } from '../interfaces.ts';
+import type { Repository, TargetDescription } from '../interfaces.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { CheckResult } from '../drill/check-step.ts';
-import { manifestSha256, totalSizeBytes, type Manifest } from '../repository/manifest.ts';
+import { manifestSha256, totalSizeBytes, type Manifest, type TargetRecord } from '../repository/manifest.ts';
 import { REPORT_SCHEMA_VERSION, type BackupFacts, type CheckRecord, type PhaseRecord, type Report, type RunStatus } from './report.ts';
 import { AbortedError, FiredrillError, errorMessage } from '../errors.ts';
-import { postgresMetadataSchema } from '../engines/postgres/postgres-engine.ts';
-import { judgeObjective, measure } from '../drill/objectives.ts';
+import { engineFor } from '../engines/registry.ts';
+import { judgeObjective, measure } from './objectives.ts';
 import { formatDuration } from '../config/duration.ts';
 import { redactText } from '../redact.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
@@ -29,6 +29,8 @@ interface ReportInput {
   repository: Repository | undefined;
   checkResults: CheckResult[];
   restoreStartedAt: Date | undefined;
+  /** The restore completed: there is restored data whose age (RPO) means something. */
+  restored: boolean;
   verifiedAt: Date | undefined;
   restoreFacts: Report['restore'];
   failure: unknown;
@@ -49,6 +51,7 @@ export function buildReport(input: ReportInput): Report {
     target && input.restoreStartedAt
       ? measure({
           restoreStartedAt: input.restoreStartedAt,
+          restored: input.restored,
           verifiedAt: input.verifiedAt,
           snapshotAt: new Date(target.snapshotAt),
           snapshotAtLocal: new Date(target.snapshotAtLocal),
@@ -69,9 +72,10 @@ export function buildReport(input: ReportInput): Report {
 
   let status: RunStatus;
   let error: Report['error'];
+  // A problem found before a stop stays found: a failed check or a bad backup is not hidden by the abort.
+  const provenFailure = checks.some((check) => check.status === 'failed') || (failure instanceof FiredrillError && failure.verdict === 'failed');
   if (input.aborted || failure instanceof AbortedError) {
-    // Whatever else happened, a run that was told to stop did not prove anything.
-    status = 'aborted';
+    status = provenFailure ? 'failed' : 'aborted';
     error = { kind: 'aborted', message: redactText(failure instanceof AbortedError || failure === undefined ? abortMessage(input.abortReason) : errorMessage(failure)) };
   } else if (failure !== undefined) {
     status = failure instanceof FiredrillError ? failure.verdict : 'error';
@@ -116,32 +120,43 @@ function backupFacts(manifest: Manifest, repository: Repository, reused: boolean
     sizeBytes: totalSizeBytes(manifest),
     sha256: manifestSha256(manifest),
     objects: manifest.objects.map(({ name, target, sizeBytes, sha256 }) => ({ name, target, sizeBytes, sha256 })),
-    targets: manifest.targets.map((target) => {
-      const metadata = postgresMetadataSchema.safeParse(target.metadata);
-      return metadata.success
-        ? {
-            name: target.name,
-            engine: target.engine,
-            source: metadata.data.source.description,
-            serverVersion: metadata.data.server.version,
-            tool: metadata.data.tool.name,
-            toolVersion: metadata.data.tool.version,
-          }
-        : { name: target.name, engine: target.engine };
-    }),
+    targets: manifest.targets.map((target) => ({ name: target.name, engine: target.engine, ...describeTarget(target) })),
   };
 }
 
-/** "passed: 3 checks passed, RTO 12s (objective 10m), RPO 4s (objective 1d 2h)" */
+/**
+ * One line: "passed: 3 checks passed, RTO 12s within 10m, RPO 4s within 26h",
+ * or what went wrong, kept short (the details are in the report).
+ */
 function summarize(report: Report): string {
-  if (report.error) return `${report.status}: ${report.error.message.split('\n')[0]}`;
   const failedChecks = report.checks.filter((check) => check.status === 'failed');
   const parts: string[] = [];
-  if (failedChecks.length > 0) parts.push(failedChecks.map((check) => `check "${check.name}" failed: ${check.message}`).join('; '));
-  else parts.push(`${report.checks.length} check${report.checks.length === 1 ? '' : 's'} passed`);
+  if (report.error) parts.push(firstLine(report.error.message, 300));
+  if (failedChecks.length === 1) {
+    parts.push(`check "${failedChecks[0]?.name}" failed: ${firstLine(failedChecks[0]?.message ?? '', 200)}`);
+  } else if (failedChecks.length > 1) {
+    parts.push(`${failedChecks.length} of ${report.checks.length} checks failed: ${failedChecks.map((check) => `"${check.name}"`).join(', ')}`);
+  } else if (!report.error) {
+    parts.push(`${report.checks.length} check${report.checks.length === 1 ? '' : 's'} passed`);
+  }
   for (const [name, objective] of Object.entries(report.objectives)) {
-    const measured = objective.measuredSeconds === null ? 'not measured' : formatDuration(objective.measuredSeconds * 1000);
+    if (objective.measuredSeconds === null) continue;
+    const measured = formatDuration(objective.measuredSeconds * 1000);
     parts.push(`${name.toUpperCase()} ${measured} ${objective.status === 'missed' ? 'exceeds' : 'within'} ${objective.limit}`);
   }
   return `${report.status}: ${parts.join(', ')}`;
+}
+
+function firstLine(text: string, limit: number): string {
+  const line = text.split('\n')[0] ?? '';
+  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
+}
+
+/** What the target's engine says of it; nothing when the manifest names an engine this firedrill does not know. */
+function describeTarget(target: TargetRecord): TargetDescription {
+  try {
+    return engineFor(target.engine).describeTarget(target);
+  } catch {
+    return {};
+  }
 }

@@ -27,8 +27,8 @@ export interface PhaseRecord {
 export interface CheckRecord {
   name: string;
   type: string;
-  /** `skipped`: not run because the drill failed before the checks. */
-  status: 'passed' | 'failed' | 'skipped';
+  /** `skipped`: not run, the drill stopped before it. `interrupted`: the run was aborted while it ran. */
+  status: 'passed' | 'failed' | 'skipped' | 'interrupted';
   message: string;
   durationMs: number;
   details?: Record<string, unknown>;

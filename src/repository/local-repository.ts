@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -11,8 +11,18 @@ import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { assertSafeName, parseManifest } from './repository-names.ts';
 import { currentOwner, ownerIsGone, type OwnerMarker } from '../pipeline/owner-marker.ts';
 
-/** Written when a backup starts and removed at its commit: who is writing it, so debris of a dead writer can be told apart. */
+/**
+ * Written when a backup starts, touched every minute while it is written, and
+ * removed at its commit: who writes it, and that they still do. An incomplete
+ * backup is debris when its marker has not been touched for an hour, or, on
+ * the machine that wrote it, a few minutes after its writer's process is gone.
+ * No pid or hostname alone decides: another host sharing the directory may
+ * have the same ones.
+ */
 const IN_PROGRESS_FILE = '.in-progress';
+const HEARTBEAT_MS = 60_000;
+const ABANDONED_AFTER_MS = 60 * 60_000;
+const ABANDONED_BY_DEAD_OWNER_AFTER_MS = 3 * HEARTBEAT_MS;
 
 export const localRepositorySchema = z
   .strictObject({
@@ -69,18 +79,30 @@ export class LocalRepository implements Repository {
     } catch (error) {
       throw new RepositoryError(`cannot create backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
-    await writeFile(join(directory, IN_PROGRESS_FILE), `${JSON.stringify(await currentOwner())}\n`, { mode: 0o600 });
+    try {
+      await writeFile(join(directory, IN_PROGRESS_FILE), `${JSON.stringify(await currentOwner())}\n`, { mode: 0o600 });
+    } catch (error) {
+      await rm(directory, { recursive: true, force: true });
+      throw new RepositoryError(`cannot write to backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
     return new LocalBackupWriter(directory, this.describe());
   }
 
-  async removeAbandoned(drill: string): Promise<string[]> {
-    const removed: string[] = [];
+  async removeAbandoned(drill: string): Promise<{ removed: string[]; problems: string[] }> {
+    const result = { removed: [] as string[], problems: [] as string[] };
     for (const entry of await this.listBackups(drill)) {
       if (entry.status !== 'incomplete' || !entry.abandoned) continue;
-      await rm(join(this.#drillDirectory(drill), entry.backupId), { recursive: true, force: true });
-      removed.push(entry.backupId);
+      const directory = join(this.#drillDirectory(drill), entry.backupId);
+      try {
+        // Judged a moment ago: make sure it did not get its manifest since.
+        if (await stat(join(directory, MANIFEST_FILE)).then(() => true, () => false)) continue;
+        await rm(directory, { recursive: true, force: true });
+        result.removed.push(entry.backupId);
+      } catch (error) {
+        result.problems.push(`cannot remove incomplete backup ${directory}: ${errorMessage(error)}`);
+      }
     }
-    return removed;
+    return result;
   }
 
   async listBackups(drill: string): Promise<BackupEntry[]> {
@@ -108,8 +130,11 @@ export class LocalRepository implements Repository {
       if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') {
         return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt };
       }
-      const owner = await readFile(join(directory, IN_PROGRESS_FILE), 'utf8').then((text) => JSON.parse(text) as Partial<OwnerMarker>, () => undefined);
-      const abandoned = owner !== undefined && (await ownerIsGone(owner));
+      const markerPath = join(directory, IN_PROGRESS_FILE);
+      const owner = await readFile(markerPath, 'utf8').then((text) => JSON.parse(text) as Partial<OwnerMarker>, () => undefined);
+      const quietMs = Date.now() - ((await stat(markerPath).catch(() => undefined))?.mtimeMs ?? Date.now());
+      const abandoned =
+        owner !== undefined && (quietMs > ABANDONED_AFTER_MS || (quietMs > ABANDONED_BY_DEAD_OWNER_AFTER_MS && (await ownerIsGone(owner))));
       return {
         backupId,
         status: 'incomplete',
@@ -167,11 +192,15 @@ export class LocalRepository implements Repository {
 class LocalBackupWriter implements BackupWriter {
   readonly #directory: string;
   readonly #repository: string;
+  readonly #heartbeat: NodeJS.Timeout;
   #committed = false;
 
   constructor(directory: string, repository: string) {
     this.#directory = directory;
     this.#repository = repository;
+    // Tells others sharing the directory that this backup is still being written.
+    const marker = join(directory, IN_PROGRESS_FILE);
+    this.#heartbeat = setInterval(() => void utimes(marker, new Date(), new Date()).catch(() => undefined), HEARTBEAT_MS).unref();
   }
 
   async writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void> {
@@ -199,15 +228,25 @@ class LocalBackupWriter implements BackupWriter {
         await handle.close();
       }
       await rename(temporary, final);
-      await syncDirectory(this.#directory);
-      this.#committed = true;
-      await rm(join(this.#directory, IN_PROGRESS_FILE), { force: true });
     } catch (error) {
       throw new RepositoryError(`cannot write the manifest ${final} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
+    }
+    // From here the backup is visible as complete: nothing below may delete it.
+    this.#committed = true;
+    clearInterval(this.#heartbeat);
+    await rm(join(this.#directory, IN_PROGRESS_FILE), { force: true }).catch(() => undefined);
+    try {
+      await syncDirectory(this.#directory);
+    } catch (error) {
+      throw new RepositoryError(
+        `backup ${final} was written, but its directory could not be synced to disk (${errorMessage(error)}); it may not survive a crash of this machine`,
+        { cause: error },
+      );
     }
   }
 
   async abort(): Promise<void> {
+    clearInterval(this.#heartbeat);
     if (this.#committed) return;
     await rm(this.#directory, { recursive: true, force: true });
   }

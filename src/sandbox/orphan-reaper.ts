@@ -33,7 +33,7 @@ export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmp
         if (processExists(postmaster)) process.kill(postmaster, 'SIGKILL');
       }
       await rm(directory, { recursive: true, force: true });
-      logger.warn({ directory, runId: marker.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
+      logger.warn({ directory, leftByRunId: marker.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
       reaped.push(directory);
     } catch (error) {
       // No marker yet (a sandbox being created right now) or unreadable: not ours to judge.

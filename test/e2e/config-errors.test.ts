@@ -95,6 +95,6 @@ describe('firedrill with a malformed drill file', () => {
     const result = await context.workspace.run(['list']);
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/orders\s+0 3 \* \* \*\s+postgres:\/\/backup@db\.internal:5432\/orders\s+never/);
-    expect(result.stdout).toMatch(/broken\s+-\s+-\s+-\s+invalid: unsupported type "mysql"/);
+    expect(result.stdout).toMatch(/broken\s+-\s+-\s+-\s+invalid: source.type: unsupported type "mysql"/);
   });
 });

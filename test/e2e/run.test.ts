@@ -79,6 +79,8 @@ describe('firedrill run', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('drill orders: FAILED');
     expect(result.stdout).toContain('check "lots of orders" failed: expected at least 5000, got 1200');
+    // The check ran to its end (phase) and found a problem (status): both say failed.
+    expect(result.stdout).toMatch(/check:lots of orders\s+\S+\s+failed/);
   });
 
   it('fails as an integrity failure, before restoring, when one byte of the stored backup is flipped', async () => {
@@ -179,4 +181,50 @@ describe('firedrill run', () => {
     ]);
     expect(reports[0]?.checks[0]).toMatchObject({ name: 'sql', message: 'expected true, got false' });
   });
+
+  it('runs the valid drills of --all, reports the invalid one, and exits 2', async () => {
+    await context.workspace.writeFile('drills/good.yaml', drillFile());
+    await context.workspace.writeFile('drills/typo.yaml', drillFile({ checks: '  - { type: sql, qeury: "select true" }' }));
+    const result = await context.workspace.run(['run', '--all']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('firedrill: not run: drills/typo.yaml: checks[0].qeury: unknown key (did you mean "query"?)');
+    expect(result.stdout).toContain('drill good: PASSED');
+    expect(result.stdout).toContain('2 drills: 1 passed, 1 invalid (not run)');
+  });
+
+  it('drills an existing backup without the source password, and names a mistyped backup id without running anything', async () => {
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
+    const reportsBefore = await listFiles(join(context.workspace.directory, 'var/reports'));
+
+    const again = await context.workspace.run(['run', 'orders', '--from-backup', 'latest', '--json'], { SOURCE_PASSWORD: '' , SOURCE_URL: 'postgres://nobody@127.0.0.1:1/gone' });
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as Report).backup?.reused).toBe(true);
+
+    const mistyped = await context.workspace.run(['run', 'orders', '--from-backup', '20990101T000000Z-000000']);
+    expect(mistyped.code).toBe(2);
+    expect(mistyped.stderr).toMatch(/drill "orders" has no backup 20990101T000000Z-000000 in local repository "local" at .*; the latest complete one is \d{8}T\d{6}Z-[0-9a-f]{6} \(see firedrill backups orders\)/);
+    expect(await listFiles(join(context.workspace.directory, 'var/reports'))).toHaveLength(reportsBefore.length + 1);
+  });
+
+  it('accepts the file name of a drill that sets a name of its own', async () => {
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ extra: 'name: orders-production' }));
+    const result = await context.workspace.run(['run', 'orders', '--json']);
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as Report).drill).toBe('orders-production');
+  });
+
+  it('finishes the drill, cleans up and writes its report when whoever reads its output goes away', async () => {
+    await context.workspace.writeFile('drills/orders.yaml', drillFile());
+    const running = context.workspace.start(['--log-level', 'debug', 'run', 'orders']);
+    // Like `firedrill run orders | head -1` after the first line.
+    running.child.stdout?.destroy();
+    running.child.stderr?.destroy();
+    const result = await running.result;
+    expect(result.code).toBe(0);
+    const reports = await listFiles(join(context.workspace.directory, 'var/reports/orders'));
+    expect(reports).toHaveLength(1);
+    expect(JSON.parse(await readFile(reports[0]!, 'utf8'))).toMatchObject({ status: 'passed' });
+  });
 });
+

@@ -38,7 +38,8 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('a run interrupted by %s while a c
     expect(result.stderr).toContain(`firedrill: ${signal} received; stopping and cleaning up`);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('aborted');
-    expect(report.error).toMatchObject({ kind: 'aborted' });
+    expect(report.error).toMatchObject({ kind: 'aborted', phase: 'check:slow' });
+    expect(report.checks[0]).toMatchObject({ name: 'slow', status: 'interrupted', message: 'the run was aborted while this check ran' });
     // The backup was committed before the signal and stays valid; only the sandbox goes.
     expect(report.backup?.id).toBeDefined();
   });

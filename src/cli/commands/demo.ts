@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import type { Output } from '../output.ts';
-import { selectDrills, type GlobalOptions } from '../session.ts';
+import { selectValidDrills, type GlobalOptions } from '../session.ts';
 import { createLogger } from '../../logger.ts';
 import { Releasers } from '../../drill/releasers.ts';
 import { loadDrills, loadRunnerConfig } from '../../config/load.ts';
@@ -31,7 +31,7 @@ export async function demoCommand(global: GlobalOptions, output: Output, signal:
     output.out(`source ready: ${source.url} (PostgreSQL ${source.cluster.serverVersion}); running drill "${DEMO_DRILL}"...\n`);
     const env = { ...process.env, FIREDRILL_DEMO_URL: source.url, FIREDRILL_DEMO_PASSWORD: source.password.reveal() };
     const runner = await loadRunnerConfig(global.config, { env });
-    const [drill] = selectDrills(await loadDrills(global.drills, runner, { env }), [DEMO_DRILL], false);
+    const [drill] = selectValidDrills(await loadDrills(global.drills, runner, { env }), [DEMO_DRILL]);
     if (!drill) return EXIT.ERROR;
     const reporter = new JsonFileReporter(runner.reportsDirectory);
     const report = await runDrill(drill, { runner, logger, signal, reporters: [reporter] });

@@ -19,7 +19,9 @@ export async function listCommand(global: GlobalOptions, output: Output): Promis
     ]);
   }
   for (const [name, problems] of loaded.problems) {
-    rows.push([name, '-', '-', '-', `invalid: ${problems[0]?.message ?? ''}${problems.length > 1 ? ` (+${problems.length - 1} more; see firedrill validate)` : ''}`]);
+    const first = problems[0];
+    const where = first?.path ? `${first.path}: ` : '';
+    rows.push([name, '-', '-', '-', `invalid: ${where}${first?.message ?? ''}${problems.length > 1 ? ` (+${problems.length - 1} more; see firedrill validate)` : ''}`]);
   }
   if (rows.length === 0) {
     output.out(`no drills in ${loaded.directory}`);

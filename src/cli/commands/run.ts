@@ -5,7 +5,9 @@ import { runDrill } from '../../drill/run-drill.ts';
 import { JsonFileReporter, renderReportJson } from '../../report/json-file-reporter.ts';
 import { renderReport } from '../report-view.ts';
 import type { Report } from '../../report/report.ts';
-import { UsageError } from '../../errors.ts';
+import type { DrillConfig, RunnerConfig } from '../../config/load.ts';
+import { ConfigError, UsageError, formatConfigProblem } from '../../errors.ts';
+import { repositoryFor } from '../../repository/registry.ts';
 import { EXIT, exitCodeForReports } from '../exit-codes.ts';
 
 export interface RunFlags {
@@ -14,13 +16,21 @@ export interface RunFlags {
   fromBackup?: string;
 }
 
-/** `firedrill run <drill...> | --all`: drills run one after another; Ctrl-C stops the current one cleanly. */
+/**
+ * `firedrill run <drill...> | --all`: drills run one after another; Ctrl-C
+ * stops the current one cleanly. With --all, an invalid drill file does not
+ * stop the others: it is reported, and the exit code says so.
+ */
 export async function runCommand(names: string[], flags: RunFlags, global: GlobalOptions, output: Output, signal: AbortSignal): Promise<number> {
   if (flags.all && names.length > 0) throw new UsageError('give drill names or --all, not both');
   if (!flags.all && names.length === 0) throw new UsageError('name the drill(s) to run, or use --all');
-  const session = await openSession(global, { resolveSecrets: true });
-  const drills = selectDrills(session.loaded, names, Boolean(flags.all));
-  if (drills.length === 0) throw new UsageError(`there are no drills in ${session.loaded.directory}`);
+  // Drilling an existing backup never touches the source: its secrets are not needed.
+  const session = await openSession(global, { resolveSecrets: flags.fromBackup === undefined });
+  const { drills, problems } = selectDrills(session.loaded, names, Boolean(flags.all));
+  if (problems.length > 0 && !flags.all) throw new ConfigError(problems);
+  for (const problem of problems) output.err(`firedrill: not run: ${formatConfigProblem(problem)}`);
+  if (drills.length === 0 && problems.length === 0) throw new UsageError(`there are no drills in ${session.loaded.directory}`);
+  if (flags.fromBackup !== undefined && flags.fromBackup !== 'latest') await assertBackupExists(session.runner, drills, flags.fromBackup);
 
   const reporter = new JsonFileReporter(session.runner.reportsDirectory);
   const reports: Report[] = [];
@@ -28,10 +38,36 @@ export async function runCommand(names: string[], flags: RunFlags, global: Globa
     if (signal.aborted) break;
     const report = await runDrill(drill, { runner: session.runner, logger: session.logger, fromBackup: flags.fromBackup, signal, reporters: [reporter] });
     reports.push(report);
-    if (!flags.json) {
-      output.out(`${renderReport(report, relative(session.runner.cwd, reporter.pathFor(report)))}\n`);
-    }
+    if (!flags.json) output.out(`${renderReport(report, relative(session.runner.cwd, reporter.pathFor(report)))}\n`);
   }
-  if (flags.json) output.out(renderReportJson(reports.length === 1 ? (reports[0] as Report) : reports));
-  return signal.aborted && reports.length < drills.length ? EXIT.ERROR : exitCodeForReports(reports);
+  if (flags.json) output.out(renderReportJson(reports.length === 1 && !flags.all ? (reports[0] as Report) : reports));
+  else {
+    const invalidDrills = new Set(problems.map((problem) => problem.file)).size;
+    if (drills.length + invalidDrills > 1) output.out(tally(reports, invalidDrills, drills.length - reports.length));
+  }
+
+  if (problems.length > 0 || (signal.aborted && reports.length < drills.length)) return EXIT.ERROR;
+  return exitCodeForReports(reports);
+}
+
+/** `3 drills: 2 passed, 1 failed`. */
+function tally(reports: Report[], invalid: number, notRun: number): string {
+  const counts = new Map<string, number>();
+  for (const report of reports) counts.set(report.status, (counts.get(report.status) ?? 0) + 1);
+  const parts = [...counts].map(([status, count]) => `${count} ${status}`);
+  if (invalid > 0) parts.push(`${invalid} invalid (not run)`);
+  if (notRun > 0) parts.push(`${notRun} not run (interrupted)`);
+  return `${reports.length + invalid + notRun} drills: ${parts.join(', ')}`;
+}
+
+/** A mistyped backup id is a usage error, told before anything runs and without a report that would look like a drill. */
+async function assertBackupExists(runner: RunnerConfig, drills: DrillConfig[], backupId: string): Promise<void> {
+  for (const drill of drills) {
+    const repository = repositoryFor(runner, drill);
+    const backups = await repository.listBackups(drill.name);
+    if (backups.some((entry) => entry.backupId === backupId)) continue;
+    const newest = backups.find((entry) => entry.status === 'complete');
+    const hint = newest ? `the latest complete one is ${newest.backupId}` : 'it has no complete backup';
+    throw new UsageError(`drill "${drill.name}" has no backup ${backupId} in ${repository.describe()}; ${hint} (see firedrill backups ${drill.name})`);
+  }
 }

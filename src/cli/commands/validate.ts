@@ -7,7 +7,9 @@ import { EXIT } from '../exit-codes.ts';
 export async function validateCommand(global: GlobalOptions, output: Output): Promise<number> {
   const { runner, loaded } = await openSession(global, { resolveSecrets: true, defaultLogLevel: 'warn' });
   output.out(`${runner.file ?? 'embedded defaults (no config file)'}: ok`);
-  for (const drill of loaded.drills) output.out(`${drill.file}: ok (drill "${drill.name}", ${drill.checks.length} checks)`);
+  for (const drill of loaded.drills) {
+    output.out(`${drill.file}: ok (drill "${drill.name}", ${drill.checks.length} check${drill.checks.length === 1 ? '' : 's'})`);
+  }
   const problems = [...loaded.problems.values()].flat();
   for (const problem of problems) output.err(formatConfigProblem(problem));
   if (loaded.drills.length === 0 && problems.length === 0) output.out(`no drill files in ${loaded.directory}`);

@@ -93,11 +93,16 @@ async function connectToSource(target: PostgresTarget, where: string): Promise<p
   try {
     return await connect(target.connection);
   } catch (error) {
-    throw new BackupError(
-      `cannot connect to the source database ${where}: ${errorMessage(error)}. ` +
-        `Check that the server is running and reachable from here, and the source settings in ${target.configuredIn}`,
-      { cause: error },
-    );
+    // 28P01: wrong password; 28000: no pg_hba.conf entry or a rejected role.
+    const code = (error as { code?: string }).code;
+    const password = target.connection.password ? ` (from ${target.connection.password.origin})` : ' (none is set: add source.password)';
+    const hint =
+      code === '28P01'
+        ? `Check the password${password} and the user in ${target.configuredIn}`
+        : code === '28000'
+          ? `The server refuses this user from here: check its pg_hba.conf and the user in ${target.configuredIn}`
+          : `Check that the server is running and reachable from here, and the source settings in ${target.configuredIn}`;
+    throw new BackupError(`cannot connect to the source database ${where}: ${errorMessage(error)}. ${hint}`, { cause: error });
   }
 }
 

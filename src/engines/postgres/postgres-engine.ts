@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Engine, FetchedObjects, ObjectSink, RestoreOptions, RestoredTarget, RunContext, StartedSandbox } from '../../interfaces.ts';
+import type { Engine, FetchedObjects, ObjectSink, RestoreOptions, RestoredTarget, RunContext, StartedSandbox, TargetDescription } from '../../interfaces.ts';
 import type { TargetRecord } from '../../repository/manifest.ts';
 import { IntegrityError } from '../../errors.ts';
 import type { PostgresConnection } from './postgres-connection.ts';
@@ -60,6 +60,13 @@ export class PostgresEngine implements Engine<PostgresTarget> {
 
   backup(context: RunContext, targetName: string, target: PostgresTarget, sink: ObjectSink): Promise<TargetRecord> {
     return backupPostgres(context, targetName, target, sink);
+  }
+
+  describeTarget(record: TargetRecord): TargetDescription {
+    const metadata = postgresMetadataSchema.safeParse(record.metadata);
+    if (!metadata.success) return {};
+    const { source, server, tool } = metadata.data;
+    return { source: source.description, serverVersion: server.version, tool: tool.name, toolVersion: tool.version };
   }
 
   sandboxRequirements(record: TargetRecord) {

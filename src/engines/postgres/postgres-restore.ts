@@ -22,9 +22,10 @@ export async function restorePostgres(
   options: RestoreOptions,
 ): Promise<RestoredTarget> {
   const database = metadata.source.database;
-  await context.phase('restore.prepare', () => prepareDatabase(sandbox, database, metadata, options));
-  const args = ['--exit-on-error', '--no-password', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
-  if (options.roles === 'none') args.push('--no-owner', '--no-privileges');
+  await context.phase('restore.prepare', () => prepareDatabase(sandbox, database, metadata));
+  // No tablespaces: the sandbox has none of the source's, and where data lives on disk is not what a drill verifies.
+  const args = ['--exit-on-error', '--no-password', '--no-tablespaces', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
+  if (options.privileges === 'skip') args.push('--no-owner', '--no-privileges');
   args.push(objects.path(metadata.object));
   await context.phase('restore.load', async () => {
     const restore = sandbox.spawnTool('pg_restore', args, { database, signal: context.signal, releasers: context.releasers, stdout: 'ignore' });
@@ -38,7 +39,7 @@ export async function restorePostgres(
   return { connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
 }
 
-async function prepareDatabase(sandbox: StartedSandbox, database: string, metadata: PostgresMetadata, options: RestoreOptions): Promise<void> {
+async function prepareDatabase(sandbox: StartedSandbox, database: string, metadata: PostgresMetadata): Promise<void> {
   const inventory = metadata.fingerprint.inventory;
   let admin: pg.Client | undefined;
   let restored: pg.Client | undefined;
@@ -52,11 +53,10 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
           'install them where the sandbox runs (e.g. the postgresql-<major>-<extension> package), or use a sandbox that has them',
       );
     }
-    if (options.roles === 'create') {
-      const existing = new Set((await admin.query<{ rolname: string }>('select rolname from pg_roles')).rows.map((row) => row.rolname));
-      for (const role of metadata.roles.filter((name) => !existing.has(name))) {
-        await admin.query(`create role ${quoteIdentifier(role)} nologin`);
-      }
+    // Owners, grantees, and roles named in policies and default privileges must exist for the restore to succeed.
+    const existing = new Set((await admin.query<{ rolname: string }>('select rolname from pg_roles')).rows.map((row) => row.rolname));
+    for (const role of metadata.roles.filter((name) => !existing.has(name))) {
+      await admin.query(`create role ${quoteIdentifier(role)} nologin`);
     }
     await admin.query(`drop database if exists ${quoteIdentifier(database)}`);
     // template0 and the C locale: the source's locales may not exist here, and C sorts the same everywhere.
@@ -75,8 +75,13 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
   }
 }
 
-/** Messages that mean the sandbox ran out of something or went away, not that the backup is bad. */
-const ENVIRONMENT_FAILURE = /No space left on device|could not extend file|out of memory|server closed the connection unexpectedly|terminating connection because of crash|connection to server .* failed/i;
+/**
+ * Messages that mean the sandbox lacks something or went away, not that the
+ * backup is bad: disk, memory, a crash, and collations or locales the
+ * sandbox's operating system does not have.
+ */
+const ENVIRONMENT_FAILURE =
+  /No space left on device|could not extend file|out of memory|server closed the connection unexpectedly|terminating connection because of crash|connection to server .* failed|collation "[^"]+" for encoding "[^"]+" does not exist|could not create locale|invalid locale name/i;
 
 function classifyRestoreFailure(error: unknown, record: TargetRecord, sandbox: StartedSandbox): Error {
   const stderr = error instanceof ChildProcessError ? withoutRowData(error.stderr) : errorMessage(error);

@@ -22,7 +22,7 @@ describe('loadDrills', () => {
       name: 'orders',
       file: 'drills/orders.yaml',
       backup: { repository: 'local', jobs: 1, lockWaitTimeout: 600_000 },
-      restore: { sandbox: 'local', roles: 'create' },
+      restore: { sandbox: 'local', privileges: 'restore' },
       checks: [{ name: 'orders exist', type: 'sql', timeout: 60_000, expect: { min: 1 } }],
     });
   });
@@ -45,7 +45,7 @@ describe('loadDrills', () => {
       'drills/orders.yaml',
       `${VALID_SOURCE}description: 5
 backup: { jobs: zero, lockWaitTimeout: soon }
-restore: { roles: maybe }
+restore: { privileges: maybe }
 `,
     );
 
@@ -53,7 +53,7 @@ restore: { roles: maybe }
       'drills/orders.yaml: description: expected a string, got 5',
       'drills/orders.yaml: backup.jobs: expected a number, got "zero"',
       'drills/orders.yaml: backup.lockWaitTimeout: expected a duration like 30s, 10m, 26h or 1h30m, got "soon"',
-      'drills/orders.yaml: restore.roles: expected "create" or "none", got "maybe"',
+      'drills/orders.yaml: restore.privileges: expected "restore" or "skip", got "maybe"',
     ]);
   });
 

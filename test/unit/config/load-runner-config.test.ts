@@ -24,7 +24,7 @@ describe('loadRunnerConfig', () => {
       repositories: { local: { type: 'local', path: './var/backups' } },
       defaults: { repository: 'local', sandbox: 'local' },
       reportsDirectory: join(folder.directory, 'var/reports'),
-      logLevel: 'info',
+      logLevel: undefined,
     });
     expect(runner.sandboxes.local).toMatchObject({ type: 'local' });
   });

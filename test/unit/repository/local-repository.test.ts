@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -86,26 +86,46 @@ describe('LocalRepository', () => {
       { backupId: 'half-done', status: 'incomplete', abandoned: false, problem: expect.stringMatching(/^being written by pid \d+ on /), modifiedAt: expect.any(Date) },
     ]);
     // Its writer (this process) is alive: it is work in progress, not debris.
-    expect(await repository.removeAbandoned('orders')).toEqual([]);
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: [], problems: [] });
     await expect(repository.readManifest('orders', 'half-done')).rejects.toThrow(
       `backup half-done of drill "orders" has no manifest in local repository "local" at ${join(workspace, 'var/backups')}: it is incomplete and cannot be restored`,
     );
   });
 
-  it('removes an incomplete backup whose writer no longer runs, and only that one', async () => {
+  /** Rewrites a backup's in-progress marker as if another writer had left it `minutesAgo` minutes ago. */
+  async function leftBehind(backupId: string, minutesAgo: number, owner: Record<string, unknown>): Promise<void> {
+    const marker = join(backupDirectory(backupId), '.in-progress');
+    await writeFile(marker, JSON.stringify({ ...JSON.parse(await readFile(marker, 'utf8')), ...owner }));
+    const then = new Date(Date.now() - minutesAgo * 60_000);
+    await utimes(marker, then, then);
+  }
+
+  it('removes an incomplete backup whose writer on this machine died some minutes ago, and only that one', async () => {
     await repository.startBackup('orders', 'running');
     await repository.startBackup('orders', 'orphan');
-    // The writer of "orphan" was a process that died: its marker names a pid that does not exist.
-    const marker = join(backupDirectory('orphan'), '.in-progress');
-    const owner = JSON.parse(await readFile(marker, 'utf8'));
-    await writeFile(marker, JSON.stringify({ ...owner, pid: 2 ** 22 + 1 }));
+    await repository.startBackup('orders', 'just-died');
+    // A pid that does not exist: the writer died without cleaning up.
+    await leftBehind('orphan', 10, { pid: 2 ** 22 + 1 });
+    // Dead too, but its marker was touched a moment ago: too soon to be sure.
+    await leftBehind('just-died', 0, { pid: 2 ** 22 + 1 });
 
-    expect((await repository.listBackups('orders')).map((entry) => [entry.backupId, entry.status, entry.abandoned])).toEqual([
-      ['running', 'incomplete', false],
-      ['orphan', 'incomplete', true],
+    expect((await repository.listBackups('orders')).map((entry) => [entry.backupId, entry.abandoned])).toEqual([
+      ['running', false],
+      ['orphan', true],
+      ['just-died', false],
     ]);
-    expect(await repository.removeAbandoned('orders')).toEqual(['orphan']);
-    expect((await repository.listBackups('orders')).map((entry) => entry.backupId)).toEqual(['running']);
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['orphan'], problems: [] });
+    expect((await repository.listBackups('orders')).map((entry) => entry.backupId)).toEqual(['running', 'just-died']);
+  });
+
+  it('judges a backup written from another machine only by how long its marker has not been touched', async () => {
+    await repository.startBackup('orders', 'elsewhere-busy');
+    await repository.startBackup('orders', 'elsewhere-dead');
+    // Same hostname and pid numbers mean nothing across machines: only the heartbeat counts.
+    await leftBehind('elsewhere-busy', 30, { pid: 2 ** 22 + 1, machineId: 'another-machine' });
+    await leftBehind('elsewhere-dead', 90, { pid: 1, machineId: 'another-machine' });
+
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['elsewhere-dead'], problems: [] });
   });
 
   it('lists a backup whose manifest is not JSON as invalid, with the problem', async () => {

@@ -1,4 +1,4 @@
-import type { ObjectiveRecord, Report } from '../report/report.ts';
+import type { ObjectiveRecord, Report } from './report.ts';
 import { formatDuration } from '../config/duration.ts';
 
 /**
@@ -14,6 +14,8 @@ import { formatDuration } from '../config/duration.ts';
 
 export interface Measurements {
   restoreStartedAt: Date;
+  /** Whether the restore completed: without restored data there is no data age to measure. */
+  restored: boolean;
   /** Undefined when the restore never got verified (it failed, or checks failed). */
   verifiedAt: Date | undefined;
   snapshotAt: Date;
@@ -31,7 +33,7 @@ export function measure(input: Measurements): Report['measured'] {
       : null;
   return {
     rtoSeconds: input.verifiedAt ? round((input.verifiedAt.getTime() - input.restoreStartedAt.getTime()) / 1000) : null,
-    rpoSeconds: round(backupAgeSeconds + (dataAgeAtSnapshotSeconds ?? 0)),
+    rpoSeconds: input.restored ? round(backupAgeSeconds + (dataAgeAtSnapshotSeconds ?? 0)) : null,
     backupAgeSeconds: round(backupAgeSeconds),
     dataAgeAtSnapshotSeconds: dataAgeAtSnapshotSeconds === null ? null : round(dataAgeAtSnapshotSeconds),
   };

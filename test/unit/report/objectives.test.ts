@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeObjective, measure } from '../../../src/drill/objectives.ts';
+import { judgeObjective, measure } from '../../../src/report/objectives.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -9,12 +9,17 @@ describe('measure', () => {
     snapshotAtLocal: at('2024-05-01T02:00:00Z'),
     snapshotAt: at('2024-05-01T02:00:10Z'), // the source's clock runs 10s ahead
     restoreStartedAt: at('2024-05-01T03:00:00Z'),
+    restored: true,
   };
 
   it('measures RTO from the start of the restore until it was verified', () => {
     const measured = measure({ ...base, verifiedAt: at('2024-05-01T03:04:30.250Z'), newestData: [] });
 
     expect(measured.rtoSeconds).toBe(270.25);
+  });
+
+  it('has no RPO when nothing was restored (a corrupt backup is not data of any age)', () => {
+    expect(measure({ ...base, restored: false, verifiedAt: undefined, newestData: [] })).toMatchObject({ rpoSeconds: null, backupAgeSeconds: 3600 });
   });
 
   it('has no RTO when the restore was never verified', () => {
