@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { CheckDatabase } from '../interfaces.ts';
 import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
-import { connect, disconnect } from '../engines/postgres/session.ts';
+import { SessionGroup } from '../engines/postgres/session.ts';
 
 /**
  * Sessions a check uses on the restored database: each one a READ ONLY
@@ -22,15 +22,12 @@ const types = {
 };
 
 export class ReadOnlyDatabase implements CheckDatabase {
-  readonly #connection: PostgresConnection;
+  readonly #sessions: SessionGroup;
   readonly #statementTimeoutMs: number;
-  readonly #clients: pg.Client[] = [];
   #primary: Promise<pg.Client> | undefined;
-  #closed = false;
-  #closing: Promise<void> | undefined;
 
   constructor(connection: PostgresConnection, statementTimeoutMs: number) {
-    this.#connection = connection;
+    this.#sessions = new SessionGroup(connection, { types });
     this.#statementTimeoutMs = statementTimeoutMs;
   }
 
@@ -47,15 +44,12 @@ export class ReadOnlyDatabase implements CheckDatabase {
 
   /** Ends every session; with `cancel`, queries still running (a timeout, an abort) are cancelled on the server. */
   close(options: { cancel: boolean }): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= Promise.all(this.#clients.map((client) => disconnect(client, this.#connection, options))).then(() => undefined);
-    return this.#closing;
+    if (!options.cancel) this.#sessions.finished();
+    return this.#sessions.close();
   }
 
   async #open(): Promise<pg.Client> {
-    if (this.#closed) throw new Error('the check\'s sessions were closed (timeout or abort)');
-    const client = await connect(this.#connection, { types });
-    this.#clients.push(client);
+    const client = await this.#sessions.open();
     await client.query('begin transaction read only');
     await client.query(`set local statement_timeout = ${Math.max(1, Math.round(this.#statementTimeoutMs))}`);
     return client;
