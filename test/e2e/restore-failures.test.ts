@@ -1,11 +1,9 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listFiles } from '../support/workspace.ts';
-import { drillFile } from '../support/source-database.ts';
+import { createSourceDatabase, drillFile } from '../support/source-database.ts';
 import type { Report } from '../../src/report/report.ts';
-import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 
 /**
@@ -19,21 +17,13 @@ const PRIVATE_VALUE = 'ssn-123-45-6789';
 const context = useSourceDatabase();
 
 beforeAll(async () => {
-  const source = context.source;
-  const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
-  await admin.connect();
-  await admin.query('create database unrestorable');
-  await admin.end();
   // A constraint whose function was changed after the rows went in: the live database is fine, its dump is not.
-  const client = new pg.Client(clientConfig(withDatabase(source.connection, 'unrestorable')));
-  await client.connect();
-  await client.query(`
+  await createSourceDatabase(context.source, 'unrestorable', `
     create function valid_ssn(value text) returns boolean language sql immutable as $$ select true $$;
     create table people (id int primary key, ssn text check (valid_ssn(ssn)));
     insert into people values (1, '${PRIVATE_VALUE}');
     create or replace function valid_ssn(value text) returns boolean language sql immutable as $$ select false $$;
   `);
-  await client.end();
 });
 
 async function backupIds(drill: string): Promise<string[]> {

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
-import { clientConfig, withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
+import { createSourceDatabase } from '../support/source-database.ts';
 import { loadDrills, loadRunnerConfig } from '../../src/config/load.ts';
 import { runDrill } from '../../src/drill/run-drill.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -48,15 +47,7 @@ const TRICKY_SCHEMA = `
 const context = useSourceDatabase();
 
 beforeAll(async () => {
-  const source = context.source;
-  const admin = new pg.Client(clientConfig(source.cluster.connection('postgres')));
-  await admin.connect();
-  await admin.query('create database tricky');
-  await admin.end();
-  const client = new pg.Client(clientConfig(withDatabase(source.connection, 'tricky')));
-  await client.connect();
-  await client.query(TRICKY_SCHEMA);
-  await client.end();
+  await createSourceDatabase(context.source, 'tricky', TRICKY_SCHEMA);
 });
 beforeEach(async () => {
   // In-process runs share the test's TMPDIR: the sandbox goes into the workspace so leftovers can be seen.
@@ -121,13 +112,7 @@ describe('the fingerprint of a database with tricky objects', () => {
 
 describe('the fingerprint of a database that differs from a fresh one', () => {
   beforeAll(async () => {
-    const admin = new pg.Client(clientConfig(context.source.cluster.connection('postgres')));
-    await admin.connect();
-    await admin.query('create database unusual');
-    await admin.end();
-    const client = new pg.Client(clientConfig(withDatabase(context.source.connection, 'unusual')));
-    await client.connect();
-    await client.query(`
+    await createSourceDatabase(context.source, 'unusual', `
       drop schema public cascade;
       create schema app;
       create table app.orders (id int primary key, created_at timestamptz not null default '2026-01-01');
@@ -136,10 +121,9 @@ describe('the fingerprint of a database that differs from a fresh one', () => {
       -- The materialized view is now stale: the restore refreshes it to 41, the source still says 40.
       insert into app.orders values (41);
       create index recent_orders on app.orders (created_at) where created_at > '2025-06-01 12:00:00+02';
+      -- Definitions print constants in the session's time zone: the source's differs from the sandbox's.
+      alter database unusual set timezone to 'Asia/Kathmandu';
     `);
-    // Definitions print constants in the session's time zone: the source's differs from the sandbox's.
-    await client.query(`alter database unusual set timezone to 'Asia/Kathmandu'`);
-    await client.end();
   });
 
   it('matches after the restore: no public schema, a stale materialized view, a partial index with a timestamp', async () => {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/logger.ts';
 import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
 import { startDemoSource, type DemoSource, type SeedSize } from '../../src/demo/demo-source.ts';
+import { connect } from '../../src/engines/postgres/session.ts';
+import { withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
 
 /**
  * A real PostgreSQL source for a test file: a throwaway cluster on 127.0.0.1
@@ -48,4 +50,18 @@ export async function fakePgDump(directory: string, dump: (realPgDump: string) =
   await mkdir(directory, { recursive: true });
   await writeFile(join(directory, 'pg_dump'), `#!/bin/sh\nif [ "$1" = "--version" ]; then ${versionLine}; fi\n${dump(real)}\n`);
   await chmod(join(directory, 'pg_dump'), 0o755);
+}
+
+/** Creates another database on the source cluster and runs `sql` in it; returns the URL a drill reaches it by. */
+export async function createSourceDatabase(source: DemoSource, name: string, sql: string): Promise<string> {
+  const admin = await connect(source.cluster.connection('postgres'));
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const client = await connect(withDatabase(source.connection, name));
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+  return source.url.replace(/\/shop$/, `/${name}`);
 }
