@@ -44,8 +44,7 @@ export class ReadOnlyDatabase implements CheckDatabase {
 
   /** Ends every session; with `cancel`, queries still running (a timeout, an abort) are cancelled on the server. */
   close(options: { cancel: boolean }): Promise<void> {
-    if (!options.cancel) this.#sessions.finished();
-    return this.#sessions.close();
+    return this.#sessions.close(options);
   }
 
   async #open(): Promise<pg.Client> {

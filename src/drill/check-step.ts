@@ -8,6 +8,7 @@ import { AbortedError, SandboxError, errorMessage } from '../errors.ts';
 import { onAbort } from '../abort.ts';
 import { formatDuration } from '../config/duration.ts';
 import { connect, disconnect } from '../engines/postgres/session.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Runs the checks one after another, recording each result as it comes (the
@@ -31,6 +32,8 @@ export async function runChecks(
   results: CheckResult[],
 ): Promise<void> {
   for (const check of checks) {
+    // Stopped between two checks: the next one never started, and is reported as not run.
+    if (context.signal.aborted) throw new AbortedError();
     const started = performance.now();
     const record = (status: CheckRecord['status'], message: string, outcome?: CheckOutcome): CheckResult => ({
       record: {
@@ -58,7 +61,7 @@ export async function runChecks(
       }
       result = record('failed', errorMessage(error));
       if (!(await sandboxAnswers(restored.connection))) {
-        results.push(result);
+        results.push(record('interrupted', `the sandbox stopped answering: ${errorMessage(error)}`));
         throw new SandboxError(`the sandbox stopped answering during check "${check.name}" (${errorMessage(error)}); the checks could not finish`, {
           cause: error,
         });
@@ -117,7 +120,7 @@ function describeCheckError(error: unknown): string {
  * from a sandbox that crashed or ran out of resources.
  */
 async function sandboxAnswers(connection: PostgresConnection): Promise<boolean> {
-  try {
+  const probe = (async () => {
     const client = await connect(connection);
     try {
       await client.query('select 1');
@@ -125,7 +128,9 @@ async function sandboxAnswers(connection: PostgresConnection): Promise<boolean> 
     } finally {
       await disconnect(client, connection, { cancel: false });
     }
-  } catch {
-    return false;
-  }
+  })().catch(() => false);
+  // A sandbox that hangs does not answer either.
+  return Promise.race([probe, sleep(PROBE_TIMEOUT_MS, false, { ref: false })]);
 }
+
+const PROBE_TIMEOUT_MS = 10_000;

@@ -1,10 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
 /**
  * Which firedrill process made something (a sandbox directory, a backup being
- * written), so that leftovers of a process that died without cleaning up
- * (SIGKILL, power loss) can be told apart from work still in progress.
+ * written), and that it is still at it: the owner rewrites its marker every
+ * minute. Leftovers of a process that died without cleaning up (SIGKILL,
+ * power loss) are told apart from work in progress by that heartbeat: a
+ * marker silent for an hour is abandoned wherever it was written; one silent
+ * for a few minutes is abandoned when its owner provably ran on this very
+ * machine and is gone. No pid or hostname alone decides: another machine
+ * sharing the directory may have the same ones.
  */
 
 export interface OwnerMarker {
@@ -17,31 +22,72 @@ export interface OwnerMarker {
   startedAt: string;
 }
 
-async function readId(path: string): Promise<string> {
-  return (await readFile(path, 'utf8').catch(() => 'unknown')).trim() || 'unknown';
+export const HEARTBEAT_MS = 60_000;
+const ABANDONED_AFTER_MS = 60 * 60_000;
+const ABANDONED_BY_DEAD_OWNER_AFTER_MS = 3 * HEARTBEAT_MS;
+
+async function readFirstId(paths: string[]): Promise<string> {
+  for (const path of paths) {
+    const id = (await readFile(path, 'utf8').catch(() => '')).trim();
+    if (id) return id;
+  }
+  return 'unknown';
 }
 
 export async function currentOwner(): Promise<OwnerMarker> {
   return {
     pid: process.pid,
     hostname: hostname(),
-    machineId: await readId('/etc/machine-id'),
-    bootId: await readId('/proc/sys/kernel/random/boot_id'),
+    machineId: await readFirstId(['/etc/machine-id', '/var/lib/dbus/machine-id']),
+    bootId: await readFirstId(['/proc/sys/kernel/random/boot_id']),
     startedAt: new Date().toISOString(),
   };
 }
 
 /**
- * True only when the owner is certainly gone: the marker was written on this
- * very machine (hostname and machine id), and either the machine rebooted
- * since or no process has that pid. A marker from elsewhere (a shared volume)
- * is never judged this way: its owner may be alive over there.
+ * Writes the marker now and rewrites it every minute (a rewrite, so the file
+ * system's clock dates it, not this machine's); returns what stops it.
+ */
+export async function keepMarker(path: string, extra: Record<string, unknown> = {}): Promise<() => void> {
+  const text = `${JSON.stringify({ ...(await currentOwner()), ...extra })}\n`;
+  await writeFile(path, text, { mode: 0o600 });
+  const heartbeat = setInterval(() => void writeFile(path, text).catch(() => undefined), HEARTBEAT_MS).unref();
+  return () => clearInterval(heartbeat);
+}
+
+/**
+ * Reads a marker and judges whether its owner is gone for good. `graceMs`: how
+ * long a marker must be silent before a dead owner on this machine counts; a
+ * sandbox in this machine's temp dir needs none, a backup on a volume other
+ * machines may share waits a few heartbeats.
+ */
+export async function readMarker(
+  path: string,
+  options: { graceMs?: number } = {},
+): Promise<{ owner: (Partial<OwnerMarker> & Record<string, unknown>) | undefined; abandoned: boolean }> {
+  const owner = await readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as Partial<OwnerMarker> & Record<string, unknown>,
+    () => undefined,
+  );
+  const written = (await stat(path).catch(() => undefined))?.mtimeMs;
+  if (!owner || written === undefined) return { owner, abandoned: false };
+  const silentMs = Date.now() - written;
+  const abandoned = silentMs > ABANDONED_AFTER_MS || (silentMs >= (options.graceMs ?? ABANDONED_BY_DEAD_OWNER_AFTER_MS) && (await ownerIsGone(owner)));
+  return { owner, abandoned };
+}
+
+/**
+ * True only when the owner provably ran on this machine and is gone: same
+ * hostname and machine id (or, where neither side has a machine id, the same
+ * boot), and either the machine rebooted since or no process has that pid.
  */
 export async function ownerIsGone(marker: Partial<OwnerMarker>): Promise<boolean> {
   const here = await currentOwner();
   if (typeof marker.pid !== 'number' || marker.hostname !== here.hostname) return false;
-  if (marker.machineId === undefined || marker.machineId === 'unknown' || marker.machineId !== here.machineId) return false;
-  if (marker.bootId && here.bootId !== 'unknown' && marker.bootId !== here.bootId) return true;
+  const knownMachine = marker.machineId !== undefined && marker.machineId !== 'unknown' && marker.machineId === here.machineId;
+  const sameBoot = marker.bootId !== undefined && marker.bootId !== 'unknown' && marker.bootId === here.bootId;
+  if (knownMachine && !sameBoot && marker.bootId !== undefined && marker.bootId !== 'unknown') return true;
+  if (!knownMachine && !(marker.machineId === 'unknown' && here.machineId === 'unknown' && sameBoot)) return false;
   return !processExists(marker.pid);
 }
 

@@ -56,6 +56,10 @@ export function buildReport(input: ReportInput): Report {
           snapshotAt: new Date(target.snapshotAt),
           snapshotAtLocal: new Date(target.snapshotAtLocal),
           newestData: input.checkResults.flatMap((result) => (result.outcome?.newestDataAt ? [result.outcome.newestDataAt] : [])),
+          // A freshness check that found no timestamp (or never ran) leaves the data's age unknown.
+          dataAgeUnknown: drill.checks.some(
+            (config, index) => config.type === 'freshness' && input.checkResults[index]?.outcome?.newestDataAt === undefined,
+          ),
         })
       : { rtoSeconds: null, rpoSeconds: null, backupAgeSeconds: null, dataAgeAtSnapshotSeconds: null };
   const objectives: Report['objectives'] = {};
@@ -67,7 +71,7 @@ export function buildReport(input: ReportInput): Report {
   const checks: CheckRecord[] = drill.checks.map((config, index) => {
     const ran = input.checkResults[index];
     if (ran) return ran.record;
-    return { name: config.name ?? config.type, type: config.type, status: 'skipped', message: 'not run: the drill stopped before the checks', durationMs: 0 };
+    return { name: config.name ?? config.type, type: config.type, status: 'skipped', message: 'not run: the drill stopped before this check', durationMs: 0 };
   });
 
   let status: RunStatus;
@@ -78,7 +82,7 @@ export function buildReport(input: ReportInput): Report {
     status = provenFailure ? 'failed' : 'aborted';
     error = { kind: 'aborted', message: redactText(failure instanceof AbortedError || failure === undefined ? abortMessage(input.abortReason) : errorMessage(failure)) };
   } else if (failure !== undefined) {
-    status = failure instanceof FiredrillError ? failure.verdict : 'error';
+    status = provenFailure ? 'failed' : failure instanceof FiredrillError ? failure.verdict : 'error';
     error = { kind: failure instanceof FiredrillError ? failure.kind : 'internal', message: redactText(errorMessage(failure)) };
   } else {
     const failedCheck = checks.some((check) => check.status !== 'passed');

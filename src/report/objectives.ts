@@ -22,6 +22,8 @@ export interface Measurements {
   snapshotAtLocal: Date;
   /** Newest data timestamps found by freshness checks. */
   newestData: Date[];
+  /** A freshness check is configured but found no timestamp: the data's age, and so RPO, is unknown. */
+  dataAgeUnknown?: boolean;
 }
 
 export function measure(input: Measurements): Report['measured'] {
@@ -33,7 +35,7 @@ export function measure(input: Measurements): Report['measured'] {
       : null;
   return {
     rtoSeconds: input.verifiedAt ? round((input.verifiedAt.getTime() - input.restoreStartedAt.getTime()) / 1000) : null,
-    rpoSeconds: input.restored ? round(backupAgeSeconds + (dataAgeAtSnapshotSeconds ?? 0)) : null,
+    rpoSeconds: input.restored && !input.dataAgeUnknown ? round(backupAgeSeconds + (dataAgeAtSnapshotSeconds ?? 0)) : null,
     backupAgeSeconds: round(backupAgeSeconds),
     dataAgeAtSnapshotSeconds: dataAgeAtSnapshotSeconds === null ? null : round(dataAgeAtSnapshotSeconds),
   };

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -9,20 +9,14 @@ import type { BackupEntry, BackupWriter, Repository } from '../interfaces.ts';
 import { RepositoryError, errorMessage } from '../errors.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { assertSafeName, parseManifest } from './repository-names.ts';
-import { currentOwner, ownerIsGone, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 
 /**
- * Written when a backup starts, touched every minute while it is written, and
- * removed at its commit: who writes it, and that they still do. An incomplete
- * backup is debris when its marker has not been touched for an hour, or, on
- * the machine that wrote it, a few minutes after its writer's process is gone.
- * No pid or hostname alone decides: another host sharing the directory may
- * have the same ones.
+ * Written when a backup starts, kept alive while it is written, removed at its
+ * commit: who writes it, and that they still do (see owner-marker.ts for when
+ * an incomplete backup counts as debris).
  */
 const IN_PROGRESS_FILE = '.in-progress';
-const HEARTBEAT_MS = 60_000;
-const ABANDONED_AFTER_MS = 60 * 60_000;
-const ABANDONED_BY_DEAD_OWNER_AFTER_MS = 3 * HEARTBEAT_MS;
 
 export const localRepositorySchema = z
   .strictObject({
@@ -79,13 +73,14 @@ export class LocalRepository implements Repository {
     } catch (error) {
       throw new RepositoryError(`cannot create backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
+    let stopHeartbeat: () => void;
     try {
-      await writeFile(join(directory, IN_PROGRESS_FILE), `${JSON.stringify(await currentOwner())}\n`, { mode: 0o600 });
+      stopHeartbeat = await keepMarker(join(directory, IN_PROGRESS_FILE));
     } catch (error) {
       await rm(directory, { recursive: true, force: true });
       throw new RepositoryError(`cannot write to backup directory ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
-    return new LocalBackupWriter(directory, this.describe());
+    return new LocalBackupWriter(directory, this.describe(), stopHeartbeat);
   }
 
   async removeAbandoned(drill: string): Promise<{ removed: string[]; problems: string[] }> {
@@ -130,11 +125,7 @@ export class LocalRepository implements Repository {
       if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') {
         return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt };
       }
-      const markerPath = join(directory, IN_PROGRESS_FILE);
-      const owner = await readFile(markerPath, 'utf8').then((text) => JSON.parse(text) as Partial<OwnerMarker>, () => undefined);
-      const quietMs = Date.now() - ((await stat(markerPath).catch(() => undefined))?.mtimeMs ?? Date.now());
-      const abandoned =
-        owner !== undefined && (quietMs > ABANDONED_AFTER_MS || (quietMs > ABANDONED_BY_DEAD_OWNER_AFTER_MS && (await ownerIsGone(owner))));
+      const { owner, abandoned } = await readMarker(join(directory, IN_PROGRESS_FILE));
       return {
         backupId,
         status: 'incomplete',
@@ -192,15 +183,13 @@ export class LocalRepository implements Repository {
 class LocalBackupWriter implements BackupWriter {
   readonly #directory: string;
   readonly #repository: string;
-  readonly #heartbeat: NodeJS.Timeout;
+  readonly #stopHeartbeat: () => void;
   #committed = false;
 
-  constructor(directory: string, repository: string) {
+  constructor(directory: string, repository: string, stopHeartbeat: () => void) {
     this.#directory = directory;
     this.#repository = repository;
-    // Tells others sharing the directory that this backup is still being written.
-    const marker = join(directory, IN_PROGRESS_FILE);
-    this.#heartbeat = setInterval(() => void utimes(marker, new Date(), new Date()).catch(() => undefined), HEARTBEAT_MS).unref();
+    this.#stopHeartbeat = stopHeartbeat;
   }
 
   async writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void> {
@@ -233,7 +222,7 @@ class LocalBackupWriter implements BackupWriter {
     }
     // From here the backup is visible as complete: nothing below may delete it.
     this.#committed = true;
-    clearInterval(this.#heartbeat);
+    this.#stopHeartbeat();
     await rm(join(this.#directory, IN_PROGRESS_FILE), { force: true }).catch(() => undefined);
     try {
       await syncDirectory(this.#directory);
@@ -246,7 +235,7 @@ class LocalBackupWriter implements BackupWriter {
   }
 
   async abort(): Promise<void> {
-    clearInterval(this.#heartbeat);
+    this.#stopHeartbeat();
     if (this.#committed) return;
     await rm(this.#directory, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import { spawnChild, type ChildProcessHandle } from '../pipeline/child-process.t
 import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import type { Secret } from '../secret.ts';
 import type { UnixUser } from './unix-user.ts';
-import { currentOwner } from '../pipeline/owner-marker.ts';
+import { keepMarker } from '../pipeline/owner-marker.ts';
 
 /**
  * An ephemeral PostgreSQL cluster: initdb into a fresh temp dir, start the
@@ -82,7 +82,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const registration = options.releasers?.add(`local cluster in ${directory}`, () => own.releaseAll());
   const stop = () => (registration ? registration.release() : own.releaseAll());
   try {
-    await writeFile(join(directory, MARKER_FILE), `${JSON.stringify({ ...(await currentOwner()), ...options.owner })}\n`);
+    own.add('sandbox marker heartbeat', await keepMarker(join(directory, MARKER_FILE), options.owner));
     const dataDirectory = join(directory, 'data');
     const socketDirectory = join(directory, 'socket');
     await mkdir(socketDirectory, { mode: 0o700 });

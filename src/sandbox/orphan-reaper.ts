@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.ts';
 import { errorMessage } from '../errors.ts';
-import { ownerIsGone, processExists, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { processExists, readMarker } from '../pipeline/owner-marker.ts';
 import { MARKER_FILE, SANDBOX_DIRECTORY_PREFIX } from './local-cluster.ts';
 
 /**
@@ -24,8 +24,9 @@ export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmp
   for (const name of names) {
     const directory = join(parentDirectory, name);
     try {
-      const marker = JSON.parse(await readFile(join(directory, MARKER_FILE), 'utf8')) as Partial<OwnerMarker> & { runId?: string };
-      if (!(await ownerIsGone(marker))) continue;
+      // This machine's own temp dir: a dead owner here is known at once.
+      const { owner, abandoned } = await readMarker(join(directory, MARKER_FILE), { graceMs: 0 });
+      if (!abandoned) continue;
       const postmaster = await postmasterOf(join(directory, 'data'));
       if (postmaster !== undefined) {
         process.kill(postmaster, 'SIGQUIT');
@@ -33,7 +34,7 @@ export async function reapOrphanedClusters(logger: Logger, parentDirectory = tmp
         if (processExists(postmaster)) process.kill(postmaster, 'SIGKILL');
       }
       await rm(directory, { recursive: true, force: true });
-      logger.warn({ directory, leftByRunId: marker.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
+      logger.warn({ directory, leftByRunId: owner?.runId }, 'removed a sandbox left behind by a firedrill process that no longer runs');
       reaped.push(directory);
     } catch (error) {
       // No marker yet (a sandbox being created right now) or unreadable: not ours to judge.

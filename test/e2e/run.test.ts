@@ -41,7 +41,7 @@ describe('firedrill run', () => {
     expect(report.backup).toMatchObject({ repository: 'local', reused: false });
     expect(report.backup?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(report.backup?.targets[0]).toMatchObject({ engine: 'postgres', tool: 'pg_dump' });
-    for (const phase of ['backup', 'backup.dump', 'backup.fingerprint', 'restore', 'restore.fetch', 'restore.sandbox', 'restore.load', 'checks']) {
+    for (const phase of ['backup', 'backup.snapshot', 'backup.inventory', 'backup.dump', 'backup.count', 'restore', 'restore.fetch', 'restore.sandbox', 'restore.load', 'checks']) {
       expect(report.phases.map((recorded) => recorded.name)).toContain(phase);
     }
 

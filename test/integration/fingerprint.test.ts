@@ -16,6 +16,13 @@ import type { Fingerprint } from '../../src/engines/postgres/fingerprint.ts';
 
 const TRICKY_SCHEMA = `
   create extension pg_trgm;
+  create extension tablefunc;
+  create role reader_a;
+  create role reader_b;
+  create table secured (id int generated always as identity, owner text default current_user, doubled int generated always as (id * 2) stored);
+  alter table secured enable row level security;
+  create policy by_owner on secured for select to reader_b, reader_a using (owner = current_user);
+  create type float_range as range (subtype = float8);
   create schema "Billing";
   create type "Billing".invoice_state as enum ('open', 'paid', 'void');
   create domain "Billing".positive_cents as integer check (value > 0);
@@ -85,7 +92,18 @@ describe('the fingerprint of a database with tricky objects', () => {
     expect(rowCounts['public.events']).toBeUndefined();
     expect(rowCounts['public.never_refreshed']).toBeUndefined();
     expect(inventory.largeObjects).toBe(1);
-    expect(inventory.extensions).toEqual(['pg_trgm', 'plpgsql']);
+    expect(inventory.extensions).toEqual(['pg_trgm', 'plpgsql', 'tablefunc']);
+    expect(inventory.policies).toEqual(['public.secured.by_owner: permissive for select to reader_a, reader_b using ((owner = CURRENT_USER))']);
+    expect(inventory.rowSecurity).toEqual(['public.secured']);
+    expect(inventory.types).toEqual(expect.arrayContaining(['"Billing".invoice_state enum (\'open\', \'paid\', \'void\')', 'public.float_range range']));
+    expect(inventory.columns).toEqual(
+      expect.arrayContaining([
+        'public.secured.id integer not null generated always as identity',
+        'public.secured.doubled integer generated always as ((id * 2)) stored',
+      ]),
+    );
+    // tablefunc's own composite types and functions come with CREATE EXTENSION, not with the dump.
+    expect(inventory.columns!.some((column) => column.includes('tablefunc'))).toBe(false);
     expect(inventory.schemas).toEqual(['"Billing"', 'public']);
     expect(inventory.materializedViews).toEqual(['public.never_refreshed (not populated)']);
     expect(inventory.sequences).toContain('public.standalone_seq');

@@ -40,7 +40,8 @@ export async function runCommand(names: string[], flags: RunFlags, global: Globa
     reports.push(report);
     if (!flags.json) output.out(`${renderReport(report, relative(session.runner.cwd, reporter.pathFor(report)))}\n`);
   }
-  if (flags.json) output.out(renderReportJson(reports.length === 1 && !flags.all ? (reports[0] as Report) : reports));
+  // The shape follows what was asked for (one drill: an object), not how many ran before a Ctrl-C.
+  if (flags.json) output.out(renderReportJson(!flags.all && names.length === 1 && reports[0] ? reports[0] : reports));
   else {
     const invalidDrills = new Set(problems.map((problem) => problem.file)).size;
     if (drills.length + invalidDrills > 1) output.out(tally(reports, invalidDrills, drills.length - reports.length));

@@ -54,7 +54,13 @@ export function compareFingerprints(
   const ignored = (item: string) => {
     const loose = looseTableName(item);
     return ignoredNames.some(
-      (name) => loose === name || loose.startsWith(`${name}.`) || loose.startsWith(`${name}:`) || loose.includes(` ON ${name} `) || loose.includes(` ONLY ${name} `),
+      (name) =>
+        loose === name ||
+        loose.startsWith(`${name}.`) ||
+        loose.startsWith(`${name}:`) ||
+        loose.startsWith(`${name} `) ||
+        loose.includes(` ON ${name} `) ||
+        loose.includes(` ONLY ${name} `),
     );
   };
   const differences: Difference[] = [];

@@ -6,7 +6,7 @@ import { onAbort } from '../../abort.ts';
 import { spawnChild } from '../../pipeline/child-process.ts';
 import { describeConnection, libpqEnvironment, type PostgresConnection } from './postgres-connection.ts';
 import { describeInstalled, findTools, majorFromVersionNumber, pickTool, type InstalledTool } from './postgres-tools.ts';
-import { captureSourceFingerprint, UnknownTablesError } from './source-fingerprint.ts';
+import { countSourceRows, readSourceCatalog, UnknownTablesError } from './source-fingerprint.ts';
 import { exportSnapshot } from './snapshot.ts';
 import { connect, disconnect, SessionGroup } from './session.ts';
 import { prepareSourceSession } from './source-session.ts';
@@ -43,10 +43,12 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
     );
 
     const options = { ...target.backup.fingerprint, jobs: target.backup.jobs, lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs };
-    const [stored, fingerprint] = await allOrStop(stop, [
+    const catalog = await context.phase('backup.inventory', () => readSourceCatalog(control, options));
+    const [stored, rowCounts] = await allOrStop(stop, [
       context.phase('backup.dump', () => dump(context, target, tool, snapshot.id, `${targetName}.pgdump`, sink, stop.signal, where)),
-      context.phase('backup.fingerprint', () => captureSourceFingerprint(control, target.connection, snapshot.id, options, sessions, stop.signal)),
+      context.phase('backup.count', () => countSourceRows(snapshot.id, catalog.tables, options, sessions, stop.signal)),
     ]);
+    const fingerprint = { inventory: catalog.inventory, rowCounts };
     busy = false;
     // Everything is read and stored: a failing COMMIT of a read-only transaction changes nothing of that.
     await control.query('commit').catch((error: unknown) => context.logger.warn({ err: errorMessage(error) }, 'could not end the snapshot transaction'));

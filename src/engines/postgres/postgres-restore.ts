@@ -5,6 +5,7 @@ import { AbortedError, RestoreError, SandboxError, errorMessage } from '../../er
 import { ChildProcessError } from '../../pipeline/child-process.ts';
 import { connect, disconnect } from './session.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
+import { quoteIdentifier, quoteLiteral } from './sql.ts';
 
 /**
  * Restoring into a started sandbox: an empty database like the source's, the
@@ -104,14 +105,6 @@ export function withoutRowData(stderr: string): string {
     .split('\n')
     .filter((line) => !/^\s*(DETAIL|CONTEXT):/.test(line));
   return lines.slice(-8).join('\n');
-}
-
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /** `--dbname` takes a conninfo string when the name contains `=`: always pass one, quoted. */

@@ -80,7 +80,6 @@ export class SessionGroup {
   readonly #options: OpenOptions;
   readonly #clients: pg.Client[] = [];
   #closing: Promise<void> | undefined;
-  #cancelOnClose = true;
 
   constructor(connection: PostgresConnection, options: OpenOptions = {}) {
     this.#connection = connection;
@@ -102,14 +101,9 @@ export class SessionGroup {
     return client;
   }
 
-  /** The sessions' work is done: closing need not cancel anything. */
-  finished(): void {
-    this.#cancelOnClose = false;
-  }
-
-  /** Closes every session, cancelling running queries unless `finished()` was called. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= Promise.all(this.#clients.map((client) => disconnect(client, this.#connection, { cancel: this.#cancelOnClose }))).then(() => undefined);
+  /** Closes every session; with `cancel`, queries they may be running are cancelled on the server first. Idempotent. */
+  close(options: { cancel: boolean } = { cancel: true }): Promise<void> {
+    this.#closing ??= Promise.all(this.#clients.map((client) => disconnect(client, this.#connection, options))).then(() => undefined);
     return this.#closing;
   }
 }
