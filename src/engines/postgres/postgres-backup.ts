@@ -13,10 +13,11 @@ import { prepareSourceSession } from './source-session.ts';
 import type { PostgresMetadata, PostgresTarget } from './postgres-engine.ts';
 
 /**
- * One PostgreSQL backup: connect, check pg_dump against the server, lock and
- * export a snapshot, then run pg_dump in that snapshot while the fingerprint
- * is taken in it too. Both must succeed; if either fails, the other is
- * stopped (pg_dump killed, running counts cancelled on the server).
+ * One PostgreSQL backup: connect, check pg_dump against the server, export a
+ * snapshot and read the catalogs in it, then run pg_dump in that snapshot
+ * while the rows are counted in it too. Both must succeed; if either fails,
+ * the other is stopped (pg_dump killed, running counts cancelled on the
+ * server).
  */
 export async function backupPostgres(context: RunContext, targetName: string, target: PostgresTarget, sink: ObjectSink): Promise<TargetRecord> {
   const where = describeConnection(target.connection);
@@ -25,12 +26,14 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
   // stop (Ctrl-C, a failed dump) closes it at once: waiting for a lock or a long catalog query ends too.
   let busy = true;
   const closeControl = context.releasers.add(`source connection ${where}`, () => disconnect(control, target.connection, { cancel: busy }));
-  const stop = new AbortController();
-  const stopOnAbort = onAbort(context.signal, () => stop.abort(context.signal.reason));
-  const closeOnStop = onAbort(stop.signal, () => void closeControl.release());
   const sessions = new SessionGroup(target.connection);
   const closeSessions = context.releasers.add(`counting sessions on ${where}`, () => sessions.close());
-  const closeSessionsOnStop = onAbort(stop.signal, () => void closeSessions.release());
+  const stop = new AbortController();
+  const stopOnAbort = onAbort(context.signal, () => stop.abort(context.signal.reason));
+  const closeOnStop = onAbort(stop.signal, () => {
+    void closeSessions.release();
+    void closeControl.release();
+  });
   try {
     await prepareSourceSession(control, { lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs });
     const server = await readServerFacts(control, where);
@@ -78,7 +81,6 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
   } finally {
     stopOnAbort();
     closeOnStop();
-    closeSessionsOnStop();
     await closeSessions.release();
     await closeControl.release();
   }
