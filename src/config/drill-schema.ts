@@ -37,7 +37,9 @@ const backupSchema = z
       .describe(
         "Parallel sessions for the fingerprint's row counts, all in the dump's snapshot. The custom format itself is written by one pg_dump process. (Default: 1)",
       ),
-    lockWaitTimeout: timeoutSchema("How long pg_dump and the fingerprint wait for a table lock before failing. (Default: 10m)").prefault('10m'),
+    lockWaitTimeout: timeoutSchema(
+      'How long pg_dump waits for a table lock before the backup fails; a row count still waiting this long is left uncertain instead. (Default: 10m)',
+    ).prefault('10m'),
     binDir: z.string().optional().describe('Directory with pg_dump. (Default: the lowest installed major at least the server\'s)'),
     fingerprint: fingerprintOptionsSchema.prefault({}),
   })
