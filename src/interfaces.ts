@@ -18,8 +18,8 @@
  * - fingerprint: facts about the source recorded inside the dump's own
  *   snapshot (row counts, schema inventory), compared after the restore.
  * - repository: where backups live (a local directory; S3 later).
- * - sandbox: a throwaway restore target (an ephemeral local PostgreSQL
- *   cluster; Docker later). Always removed, whatever happens.
+ * - sandbox: a throwaway restore target (a Docker container, or an ephemeral
+ *   local PostgreSQL cluster). Always removed, whatever happens.
  * - check: one verification against the restored target. Its outcome is
  *   passed or failed, never an exception.
  * - objective: RTO (time from the start of the restore until it is verified)
@@ -32,7 +32,6 @@ import type { Logger } from './logger.ts';
 import type { Releasers } from './drill/releasers.ts';
 import type { Manifest, StoredObject, TargetRecord } from './repository/manifest.ts';
 import type { PostgresConnection } from './engines/postgres/postgres-connection.ts';
-import type { ChildProcessHandle, SpawnOptions } from './pipeline/child-process.ts';
 import type { Report } from './report/report.ts';
 
 export type { Manifest, StoredObject, TargetRecord, Report };
@@ -84,6 +83,8 @@ export interface RestoreOptions {
   jobs: number;
   /** `skip`: restore without ownership and grants (pg_restore --no-owner --no-privileges). */
   privileges: 'restore' | 'skip';
+  /** SQL the drill runs in the new database before the restore (`restore.prepare`), and the file it is configured in. */
+  prepare?: { sql: string; configuredIn: string } | undefined;
 }
 
 export interface RestoredTarget {
@@ -145,6 +146,13 @@ export interface SandboxRequirements {
   minimumServerMajor: number;
 }
 
+export interface SandboxStartOptions {
+  /** An image for container sandboxes (a drill's `restore.image`), overriding the sandbox's own. */
+  image?: string | undefined;
+  /** Started for `firedrill restore --keep`: marked so that cleanup of leftovers never removes it. */
+  keep?: boolean | undefined;
+}
+
 export interface Sandbox {
   readonly name: string;
   readonly type: string;
@@ -153,7 +161,7 @@ export interface Sandbox {
    * soon as it has anything to remove, so a run that fails or is interrupted
    * mid-start leaves nothing behind.
    */
-  start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox>;
+  start(context: RunContext, requirements: SandboxRequirements, options?: SandboxStartOptions): Promise<StartedSandbox>;
 }
 
 /** A running throwaway PostgreSQL server. Only a started sandbox has connections. */
@@ -164,8 +172,21 @@ export interface StartedSandbox {
   readonly serverVersion: string;
   /** A superuser connection to `database` inside the sandbox. */
   connection(database: string): PostgresConnection;
-  /** Runs one of the sandbox's own client tools (pg_restore, psql), so tool and server versions match. */
-  spawnTool(tool: 'pg_restore' | 'psql', args: string[], options: SpawnOptions & { database: string }): ChildProcessHandle;
+  /** A libpq URL a person can connect with, password included: printed only on request (`firedrill restore --keep`). */
+  connectionUrl(database: string): string;
+  /** Makes a local file readable by the sandbox's own tools and returns the path they see: in place, or copied into a container. */
+  stageFile(path: string, signal: AbortSignal): Promise<string>;
+  /**
+   * Runs one of the sandbox's own client tools, so tool and server versions
+   * match, connected as the superuser to `database`. Rejects with a
+   * ChildProcessError (exit status, stderr tail) when it fails.
+   */
+  runTool(tool: 'pg_restore', args: string[], options: { database: string; signal: AbortSignal; releasers: Releasers }): Promise<void>;
+  /**
+   * Leaves the sandbox running when the run ends (`firedrill restore --keep`).
+   * Absent where a sandbox cannot outlive firedrill (a local cluster is its child process).
+   */
+  keep?(): void;
   /** Stops the server and deletes everything it wrote. Idempotent. */
   stop(): Promise<void>;
 }

@@ -12,6 +12,9 @@ import { listCommand } from './commands/list.ts';
 import { backupsCommand } from './commands/backups.ts';
 import { demoCommand } from './commands/demo.ts';
 import { schemaCommand } from './commands/schema.ts';
+import { restoreCommand, type RestoreFlags } from './commands/restore.ts';
+import { sandboxListCommand, sandboxRemoveCommand } from './commands/sandbox.ts';
+import { cleanupCommand, type CleanupFlags } from './commands/cleanup.ts';
 
 /**
  * The command line: parses arguments, calls the library, prints, and exits.
@@ -74,6 +77,38 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { json?: boolean }) => {
       exitCode = await backupsCommand(name, flags, global(), output);
+    });
+  program
+    .command('restore')
+    .description('restore a backup into a sandbox (no checks); with --keep, leave it running and print how to connect')
+    .argument('<drill>', 'drill name')
+    .option('--backup <id>', 'the backup to restore ("latest" or a backup id)', 'latest')
+    .option('--keep', 'keep the sandbox running after the restore, for hands-on recovery or investigation')
+    .action(async (name: string, flags: RestoreFlags) => {
+      exitCode = await restoreCommand(name, flags, global(), output, abort.signal);
+    });
+  const sandbox = program.command('sandbox').description('list or remove the containers firedrill started (kept sandboxes, leftovers)');
+  sandbox
+    .command('ls')
+    .description('list firedrill containers on the Docker engine')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      exitCode = await sandboxListCommand(flags, output);
+    });
+  sandbox
+    .command('rm')
+    .description('remove firedrill containers by id (a prefix is enough), or --all but those of running drills')
+    .argument('[ids...]', 'container ids, as `firedrill sandbox ls` shows them')
+    .option('--all', 'remove every kept or leftover firedrill container')
+    .action(async (ids: string[], flags: { all?: boolean }) => {
+      exitCode = await sandboxRemoveCommand(ids, flags, output);
+    });
+  program
+    .command('cleanup')
+    .description('remove what crashed runs left behind: containers and local clusters whose firedrill process is gone')
+    .option('--older-than <duration>', 'also remove containers older than this whose owner cannot be checked from here (another machine)', '6h')
+    .action(async (flags: CleanupFlags) => {
+      exitCode = await cleanupCommand(flags, global(), output);
     });
   program
     .command('demo')

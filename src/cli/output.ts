@@ -5,11 +5,18 @@ import { redactText } from '../redact.ts';
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Stdout without the redactor, for the one thing a person explicitly asked
+   * to see: the connection URL of a sandbox kept with `restore --keep`, whose
+   * throwaway password is otherwise redacted like every secret.
+   */
+  reveal(text: string): void;
 }
 
 export const processOutput: Output = {
   out: (text) => process.stdout.write(`${redactText(text)}\n`),
   err: (text) => process.stderr.write(`${redactText(text)}\n`),
+  reveal: (text) => process.stdout.write(`${text}\n`),
 };
 
 /** Columns padded to their widest cell; the last column is never padded, so long messages simply run on. */

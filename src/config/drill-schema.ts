@@ -40,14 +40,52 @@ const backupSchema = z
     lockWaitTimeout: timeoutSchema(
       'How long pg_dump waits for a table lock before the backup fails; a row count still waiting this long is left uncertain instead. (Default: 10m)',
     ).prefault('10m'),
-    binDir: z.string().optional().describe('Directory with pg_dump. (Default: the lowest installed major at least the server\'s)'),
+    tool: z
+      .enum(['auto', 'host', 'docker'])
+      .default('auto')
+      .describe(
+        'Where pg_dump runs. host: an installed pg_dump (the lowest major at least the server\'s); docker: pg_dump of a postgres:<server major> container; ' +
+          'auto: the host\'s when one is recent enough, else a container. (Default: auto)',
+      ),
+    binDir: z.string().optional().describe('Directory with pg_dump on the host. (Default: the lowest installed major at least the server\'s)'),
+    image: z
+      .string()
+      .min(1)
+      .default('postgres:{major}')
+      .describe('Image whose pg_dump is used when pg_dump runs in a container; {major} becomes the server\'s major version. (Default: postgres:{major})'),
+    network: z
+      .string()
+      .min(1)
+      .default('host')
+      .describe(
+        'Docker network of the pg_dump container. host: it shares this machine\'s network, so the source URL means the same as here; ' +
+          'or the name of a Docker network the database is reachable on (e.g. the network of a database container). (Default: host)',
+      ),
     fingerprint: fingerprintOptionsSchema.prefault({}),
   })
   .describe('How the backup is taken.');
 
 const restoreSchema = z
   .strictObject({
-    sandbox: nameSchema.optional().describe('Sandbox to restore into: "local", or one from config/firedrill.yaml. (Default: defaults.sandbox)'),
+    sandbox: nameSchema
+      .optional()
+      .describe('Sandbox to restore into: "auto", "docker", "local", or one from config/firedrill.yaml. (Default: defaults.sandbox, itself auto by default)'),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Container image for a docker sandbox, when the database needs more than the stock server (postgis/postgis:16-3.4, pgvector/pgvector:pg16). ' +
+          '{major} becomes the backed-up server\'s major version. (Default: the sandbox\'s image, postgres:{major})',
+      ),
+    prepare: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SQL run as the sandbox superuser in the new, empty database before pg_restore: roles the dump references that the source did not list, ' +
+          'extensions installed differently, settings. Several statements may be separated by semicolons.',
+      ),
     jobs: positiveIntegerSchema.default(1).describe('pg_restore --jobs. (Default: 1)'),
     privileges: z
       .enum(['restore', 'skip'])

@@ -20,11 +20,15 @@ export const runnerConfigSchema = z
     sandboxes: z
       .record(nameSchema, sandboxConfigSchema)
       .default({})
-      .describe('Throwaway restore targets, by name. "local" exists without configuration; configure it here to change its settings.'),
+      .describe(
+        'Throwaway restore targets, by name. "docker", "local" and "auto" exist without configuration; configure one by that name here to change its settings.',
+      ),
     defaults: z
       .strictObject({
         repository: nameSchema.optional().describe('Repository for drills that name none. (Default: the only repository, or "local")'),
-        sandbox: nameSchema.default('local').describe('Sandbox for drills that name none. (Default: local)'),
+        sandbox: nameSchema
+          .default('auto')
+          .describe('Sandbox for drills that name none. auto: a Docker container when a Docker engine answers, else a local cluster. (Default: auto)'),
       })
       .prefault({})
       .describe('What drills use when they do not say.'),

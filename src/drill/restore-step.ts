@@ -29,6 +29,7 @@ export async function restoreBackup(
   manifest: Manifest,
   repository: Repository,
   sandbox: Sandbox,
+  options: { keep?: boolean } = {},
 ): Promise<RestoreResult> {
   const [target] = manifest.targets;
   if (!target) throw new RepositoryError(`backup ${manifest.backupId} records no targets`);
@@ -38,9 +39,13 @@ export async function restoreBackup(
   const fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
   const requirements = engine.sandboxRequirements(target);
   // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
-  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements));
+  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements, { image: drill.restore.image, keep: options.keep }));
   context.logger.info({ sandbox: started.description }, 'sandbox started');
-  const restored = await engine.restore(context, target, fetched, started, { jobs: drill.restore.jobs, privileges: drill.restore.privileges });
+  const restored = await engine.restore(context, target, fetched, started, {
+    jobs: drill.restore.jobs,
+    privileges: drill.restore.privileges,
+    prepare: drill.restore.prepare === undefined ? undefined : { sql: drill.restore.prepare, configuredIn: drill.file },
+  });
   return { sandbox: started, target, restored };
 }
 

@@ -47,6 +47,11 @@ export class LocalSandbox implements Sandbox {
     this.#config = { ...config, binDir: absolute(config.binDir), directory: absolute(config.directory) };
   }
 
+  /** Where this sandbox's clusters are created (undefined: the OS temp dir): where their leftovers are looked for. */
+  get directory(): string | undefined {
+    return this.#config.directory;
+  }
+
   async start(context: RunContext, requirements: SandboxRequirements): Promise<StartedSandbox> {
     await reapOrphanedClusters(context.logger, this.#config.directory);
     const binDir = await this.#pickBinDir(requirements);
@@ -67,11 +72,14 @@ export class LocalSandbox implements Sandbox {
       description: `local cluster PostgreSQL ${cluster.serverVersion} in ${cluster.directory}`,
       serverVersion: cluster.serverVersion,
       connection: (database) => cluster.connection(database),
-      spawnTool: (tool, args, options) =>
-        spawnChild(join(binDir, tool), args, {
-          ...options,
-          env: { ...libpqEnvironment(cluster.connection(options.database)), ...options.env },
-        }),
+      connectionUrl: (database) =>
+        `postgres:///${encodeURIComponent(database)}?host=${encodeURIComponent(cluster.host)}&port=${cluster.port}&user=postgres`,
+      // The server runs as another user when firedrill is root, but pg_restore runs as firedrill: it reads the file in place.
+      stageFile: (path) => Promise.resolve(path),
+      runTool: async (tool, args, options) => {
+        const env = libpqEnvironment(cluster.connection(options.database));
+        await spawnChild(join(binDir, tool), args, { env, signal: options.signal, releasers: options.releasers, stdout: 'ignore' }).succeeded;
+      },
       stop: () => cluster.stop(),
     };
   }

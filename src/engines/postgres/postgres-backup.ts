@@ -3,9 +3,9 @@ import type { ObjectSink, RunContext } from '../../interfaces.ts';
 import type { StoredObject, TargetRecord } from '../../repository/manifest.ts';
 import { AbortedError, BackupError, FiredrillError, errorMessage } from '../../errors.ts';
 import { onAbort } from '../../abort.ts';
-import { spawnChild } from '../../pipeline/child-process.ts';
 import { describeConnection, libpqEnvironment, type PostgresConnection } from './postgres-connection.ts';
-import { describeInstalled, findTools, majorFromVersionNumber, pickTool, type InstalledTool } from './postgres-tools.ts';
+import { majorFromVersionNumber } from './postgres-tools.ts';
+import { pickDumpTool, type DumpTool } from './dump-tool.ts';
 import { countSourceRows, readSourceCatalog, UnknownTablesError } from './source-fingerprint.ts';
 import { exportSnapshot } from './snapshot.ts';
 import { connect, disconnect, SessionGroup } from './session.ts';
@@ -28,6 +28,7 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
   const closeControl = context.releasers.add(`source connection ${where}`, () => disconnect(control, target.connection, { cancel: busy }));
   const sessions = new SessionGroup(target.connection);
   const closeSessions = context.releasers.add(`counting sessions on ${where}`, () => sessions.close());
+  let releaseTool: (() => Promise<void>) | undefined;
   const stop = new AbortController();
   const stopOnAbort = onAbort(context.signal, () => stop.abort(context.signal.reason));
   const closeOnStop = onAbort(stop.signal, () => {
@@ -37,8 +38,9 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
   try {
     await prepareSourceSession(control, { lockWaitTimeoutMs: target.backup.lockWaitTimeoutMs });
     const server = await readServerFacts(control, where);
-    const tool = await context.phase('backup.tool', () => pickDumpTool(target, server, where));
-    context.logger.info({ source: where, server: server.version, pgDump: tool.version }, 'connected to source');
+    const tool = await context.phase('backup.tool', () => pickDumpTool(context, target, server, where));
+    releaseTool = () => tool.release();
+    context.logger.info({ source: where, server: server.version, pgDump: tool.version, pgDumpRuns: tool.where }, 'connected to source');
     const snapshot = await context.phase('backup.snapshot', () => exportSnapshot(control));
     // In the snapshot, so that every role the dump names is in the list.
     const roles = (await control.query<{ rolname: string }>(`select rolname from pg_roles where rolname !~ '^pg_' order by rolname`)).rows.map(
@@ -59,7 +61,7 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
     const metadata: PostgresMetadata = {
       source: { description: where, database: target.connection.database },
       server: { version: server.version, versionNumber: server.versionNumber, major: server.major },
-      tool: { name: 'pg_dump', version: tool.version, major: tool.major, path: tool.path },
+      tool: { name: 'pg_dump', version: tool.version, major: tool.major, path: tool.path, where: tool.where, ...(tool.image ? { image: tool.image } : {}) },
       format: 'custom',
       object: stored.name,
       encoding: server.encoding,
@@ -81,6 +83,7 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
   } finally {
     stopOnAbort();
     closeOnStop();
+    await releaseTool?.();
     await closeSessions.release();
     await closeControl.release();
   }
@@ -128,25 +131,10 @@ async function readServerFacts(client: pg.Client, where: string): Promise<Server
   return { version: row.version, versionNumber, major: majorFromVersionNumber(versionNumber), encoding: row.encoding };
 }
 
-async function pickDumpTool(target: PostgresTarget, server: ServerFacts, where: string): Promise<InstalledTool> {
-  const installed = await findTools('pg_dump', target.backup.binDir ? [target.backup.binDir] : []);
-  const tool = pickTool(installed, server.major);
-  if (!tool) {
-    const newest = installed.at(-1);
-    const found = newest ? `pg_dump ${newest.version} (${newest.path}) is older than` : 'no pg_dump was found for';
-    throw new BackupError(
-      `${found} the source server ${where} (PostgreSQL ${server.version}); pg_dump must be at least the server's major version ` +
-        `(installed: ${describeInstalled(installed)}). Install the PostgreSQL ${server.major} client tools ` +
-        `(e.g. apt-get install postgresql-client-${server.major}) or set backup.binDir in ${target.configuredIn}`,
-    );
-  }
-  return tool;
-}
-
 async function dump(
   context: RunContext,
   target: PostgresTarget,
-  tool: InstalledTool,
+  tool: DumpTool,
   snapshot: string,
   objectName: string,
   sink: ObjectSink,
@@ -157,7 +145,7 @@ async function dump(
   // A name of its own, so its server session can be found: see below.
   const applicationName = `firedrill pg_dump ${context.runId}`;
   const env = { ...libpqEnvironment(target.connection), PGAPPNAME: applicationName };
-  const child = spawnChild(tool.path, args, { env, signal, releasers: context.releasers });
+  const child = tool.run(args, env, signal);
   // Both must succeed: every byte stored AND exit status 0 (a dump that stopped early still ends its output
   // cleanly). Both are waited for, so nothing is still writing when a failure is handled.
   const [written, exited] = await Promise.allSettled([

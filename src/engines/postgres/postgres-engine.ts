@@ -19,8 +19,14 @@ export interface PostgresBackupOptions {
   /** Sessions that count rows for the fingerprint, all in the dump's snapshot. */
   jobs: number;
   lockWaitTimeoutMs: number;
-  /** Where pg_dump is; by default the lowest installed major that can dump the server. */
+  /** host: an installed pg_dump; docker: one in a container of `image`; auto: the host's if recent enough. */
+  tool: 'auto' | 'host' | 'docker';
+  /** Where pg_dump is on the host; by default the lowest installed major that can dump the server. */
   binDir?: string | undefined;
+  /** Image for a containerized pg_dump, `{major}` replaced by the server's major. */
+  image: string;
+  /** Docker network of that container (`host` by default). */
+  network: string;
   fingerprint: FingerprintOptions;
 }
 
@@ -66,7 +72,8 @@ export class PostgresEngine implements Engine<PostgresTarget> {
     const metadata = postgresMetadataSchema.safeParse(record.metadata);
     if (!metadata.success) return {};
     const { source, server, tool } = metadata.data;
-    return { source: source.description, serverVersion: server.version, tool: tool.name, toolVersion: tool.version };
+    const ran = tool['where'] === 'docker' && typeof tool['image'] === 'string' ? ` (in a container of ${tool['image']})` : '';
+    return { source: source.description, serverVersion: server.version, tool: `${tool.name}${ran}`, toolVersion: tool.version };
   }
 
   sandboxRequirements(record: TargetRecord) {

@@ -23,15 +23,15 @@ export async function restorePostgres(
   options: RestoreOptions,
 ): Promise<RestoredTarget> {
   const database = metadata.source.database;
-  await context.phase('restore.prepare', () => prepareDatabase(sandbox, database, metadata));
+  await context.phase('restore.prepare', () => prepareDatabase(sandbox, database, metadata, options.prepare));
   // No tablespaces: the sandbox has none of the source's, and where data lives on disk is not what a drill verifies.
   const args = ['--exit-on-error', '--no-password', '--no-tablespaces', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
   if (options.privileges === 'skip') args.push('--no-owner', '--no-privileges');
-  args.push(objects.path(metadata.object));
+  // pg_restore --jobs needs a seekable file: a container sandbox gets a copy of the archive first.
+  args.push(await context.phase('restore.copy', () => stageArchive(sandbox, objects.path(metadata.object), context.signal)));
   await context.phase('restore.load', async () => {
-    const restore = sandbox.spawnTool('pg_restore', args, { database, signal: context.signal, releasers: context.releasers, stdout: 'ignore' });
     try {
-      await restore.succeeded;
+      await sandbox.runTool('pg_restore', args, { database, signal: context.signal, releasers: context.releasers });
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
       throw classifyRestoreFailure(error, record, sandbox);
@@ -40,7 +40,17 @@ export async function restorePostgres(
   return { connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
 }
 
-async function prepareDatabase(sandbox: StartedSandbox, database: string, metadata: PostgresMetadata): Promise<void> {
+async function stageArchive(sandbox: StartedSandbox, path: string, signal: AbortSignal): Promise<string> {
+  try {
+    return await sandbox.stageFile(path, signal);
+  } catch (error) {
+    if (signal.aborted) throw new AbortedError();
+    if (error instanceof SandboxError) throw error;
+    throw new SandboxError(`cannot hand the archive to ${sandbox.description}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+async function prepareDatabase(sandbox: StartedSandbox, database: string, metadata: PostgresMetadata, prepare: RestoreOptions['prepare']): Promise<void> {
   const inventory = metadata.fingerprint.inventory;
   let admin: pg.Client | undefined;
   let restored: pg.Client | undefined;
@@ -50,8 +60,8 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
     const missing = (inventory.extensions ?? []).filter((extension) => !available.has(extension));
     if (missing.length > 0) {
       throw new SandboxError(
-        `the backup uses extension${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${sandbox.description} does not have; ` +
-          'install them where the sandbox runs (e.g. the postgresql-<major>-<extension> package), or use a sandbox that has them',
+        `the backup uses extension${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${sandbox.description} does not have. ` +
+          `${MISSING_EXTENSION_FIX}`,
       );
     }
     // Owners, grantees, and roles named in policies and default privileges must exist for the restore to succeed.
@@ -67,6 +77,13 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
     restored = await connect(sandbox.connection(database));
     if (inventory.schemas && !inventory.schemas.includes('public')) await restored.query('drop schema if exists public cascade');
     if (inventory.extensions && !inventory.extensions.includes('plpgsql')) await restored.query('drop extension if exists plpgsql cascade');
+    if (prepare) {
+      try {
+        await restored.query(prepare.sql);
+      } catch (error) {
+        throw new SandboxError(`restore.prepare failed in ${sandbox.description}: ${errorMessage(error)}. Fix the SQL in ${prepare.configuredIn}`, { cause: error });
+      }
+    }
   } catch (error) {
     if (error instanceof SandboxError) throw error;
     throw new SandboxError(`cannot prepare database "${database}" in ${sandbox.description}: ${errorMessage(error)}`, { cause: error });
@@ -75,6 +92,30 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
     if (admin) await disconnect(admin, sandbox.connection('template1'), { cancel: false });
   }
 }
+
+const MISSING_EXTENSION_FIX =
+  'Restore into an image that has them (restore.image, e.g. postgis/postgis:<major>-3.4 or pgvector/pgvector:pg<major>), ' +
+  'install their packages where a local sandbox runs (postgresql-<major>-<extension>), or create them in restore.prepare if they are installed under another name';
+
+/**
+ * What a failed restore says the sandbox lacks, named, with the setting that
+ * provides it. pg_restore reports these as SQL errors like any other; they
+ * are environment errors, not a bad backup.
+ */
+const MISSING_IN_SANDBOX: { pattern: RegExp; explain: (name: string) => string }[] = [
+  {
+    pattern: /role "([^"]+)" does not exist/,
+    explain: (role) => `role "${role}" does not exist in the sandbox. Create it in restore.prepare (create role ${quoteIdentifier(role)} nologin;), or set restore.privileges: skip`,
+  },
+  {
+    pattern: /extension "([^"]+)" is not available|could not open extension control file "[^"]*\/([^"/]+)\.control"/,
+    explain: (extension) => `extension "${extension}" is not available in the sandbox. ${MISSING_EXTENSION_FIX}`,
+  },
+  {
+    pattern: /could not access file "\$libdir\/([^"]+)"/,
+    explain: (library) => `the sandbox lacks the library "${library}" that the backup's functions need. ${MISSING_EXTENSION_FIX}`,
+  },
+];
 
 /**
  * Messages that mean the sandbox lacks something or went away, not that the
@@ -90,6 +131,11 @@ function classifyRestoreFailure(error: unknown, record: TargetRecord, sandbox: S
   if (killed || ENVIRONMENT_FAILURE.test(stderr)) {
     const how = killed ? `pg_restore was killed by ${(error).exitSignal} (out of memory?)` : 'pg_restore failed for lack of resources';
     return new SandboxError(`${how} while restoring target "${record.name}" into ${sandbox.description}: ${stderr}`, { cause: error });
+  }
+  for (const missing of MISSING_IN_SANDBOX) {
+    const match = missing.pattern.exec(stderr);
+    const name = match?.slice(1).find((group) => group !== undefined);
+    if (name) return new SandboxError(`restoring target "${record.name}" into ${sandbox.description} failed: ${missing.explain(name)}. pg_restore said: ${stderr}`, { cause: error });
   }
   const status = error instanceof ChildProcessError ? `exited with status ${error.exitCode}` : 'failed';
   return new RestoreError(`pg_restore ${status} restoring target "${record.name}" into ${sandbox.description}: ${stderr}`, { cause: error });

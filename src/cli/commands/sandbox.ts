@@ -1,0 +1,84 @@
+import { formatTime, renderTable, type Output } from '../output.ts';
+import { UsageError } from '../../errors.ts';
+import { dockerClient, judgeLeftovers, listFiredrillContainers, removeContainer, type FiredrillContainer } from '../../docker/docker-client.ts';
+import { ownerIsGone } from '../../pipeline/owner-marker.ts';
+import { EXIT } from '../exit-codes.ts';
+
+/**
+ * `firedrill sandbox ls` and `firedrill sandbox rm <id...>|--all`: the
+ * containers firedrill started (sandboxes, and pg_dump containers of running
+ * backups), found by their labels on the Docker engine.
+ */
+
+export async function sandboxListCommand(flags: { json?: boolean }, output: Output): Promise<number> {
+  const containers = await listFiredrillContainers(await dockerClient());
+  const decisions = await judgeLeftovers(containers, { graceMs: 0, olderThanMs: Number.POSITIVE_INFINITY });
+  const statusOf = (container: FiredrillContainer) => {
+    if (container.kept) return 'kept';
+    return decisions.find((decision) => decision.container === container)?.remove ? 'leftover' : 'in use';
+  };
+  if (flags.json) {
+    output.out(
+      JSON.stringify(
+        containers.map((container) => ({
+          id: container.id,
+          role: container.role,
+          drill: container.drill,
+          runId: container.runId,
+          createdAt: container.createdAt.toISOString(),
+          image: container.image,
+          state: container.state,
+          status: statusOf(container),
+          address: container.ports[5432] ?? null,
+        })),
+        null,
+        2,
+      ),
+    );
+    return EXIT.PASSED;
+  }
+  if (containers.length === 0) {
+    output.out('no firedrill containers on this Docker engine');
+    return EXIT.PASSED;
+  }
+  const rows = containers.map((container) => [
+    container.id,
+    container.drill,
+    container.role,
+    formatTime(container.createdAt),
+    container.image,
+    container.ports[5432] ?? '-',
+    `${statusOf(container)} (${container.state})`,
+  ]);
+  output.out(renderTable(['ID', 'DRILL', 'ROLE', 'CREATED', 'IMAGE', 'ADDRESS', 'STATUS'], rows));
+  return EXIT.PASSED;
+}
+
+export async function sandboxRemoveCommand(ids: string[], flags: { all?: boolean }, output: Output): Promise<number> {
+  if (flags.all && ids.length > 0) throw new UsageError('give sandbox ids or --all, not both');
+  if (!flags.all && ids.length === 0) throw new UsageError('name the sandbox(es) to remove (see firedrill sandbox ls), or use --all');
+  const client = await dockerClient();
+  const containers = await listFiredrillContainers(client);
+  let targets: FiredrillContainer[];
+  if (flags.all) {
+    // --all spares the containers of drills running right now on this machine: removing them would fail those drills.
+    targets = [];
+    for (const container of containers) {
+      if (container.kept || (await ownerIsGone(container.owner))) targets.push(container);
+      else output.err(`firedrill: left ${container.id} alone: it belongs to a running drill (${container.drill}, run ${container.runId}); name it to remove it anyway`);
+    }
+  } else {
+    targets = ids.map((id) => {
+      const matches = containers.filter((container) => container.id.startsWith(id) || container.name === id);
+      if (matches.length === 0) throw new UsageError(`no firedrill container ${id} on this Docker engine (see firedrill sandbox ls)`);
+      if (matches.length > 1) throw new UsageError(`${id} matches ${matches.length} containers (${matches.map((match) => match.id).join(', ')}); give more of the id`);
+      return matches[0] as FiredrillContainer;
+    });
+  }
+  for (const container of targets) {
+    await removeContainer(client, container.id);
+    output.out(`removed ${container.id} (${container.role} of drill ${container.drill}, run ${container.runId})`);
+  }
+  if (targets.length === 0) output.out('nothing to remove');
+  return EXIT.PASSED;
+}

@@ -1,0 +1,283 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Dockerode from 'dockerode';
+import { GenericContainer, getContainerRuntimeClient, type ContainerRuntimeClient, type WaitStrategy } from 'testcontainers';
+import type { Releasers } from '../drill/releasers.ts';
+import type { Logger } from '../logger.ts';
+import { SandboxError, errorMessage } from '../errors.ts';
+import { currentOwner, ownerIsGone, type OwnerMarker } from '../pipeline/owner-marker.ts';
+
+/**
+ * firedrill's access to a Docker engine, found the way testcontainers finds
+ * it (DOCKER_HOST, the Docker and testcontainers config files, the usual
+ * sockets). testcontainers' own reaper (Ryuk) is never used: its image cannot
+ * be assumed pullable, and firedrill's labels do its job instead. Every
+ * container firedrill creates carries the labels below, so whatever a crash
+ * leaves behind can be found, traced to its run, and removed.
+ */
+
+export const LABELS = {
+  run: 'io.firedrill.run',
+  drill: 'io.firedrill.drill',
+  /** `sandbox` (a restore target) or `pg_dump` (a backup tool container). */
+  role: 'io.firedrill.role',
+  /** JSON of the owning process (pid, hostname, machine and boot ids): tells debris from work in progress. */
+  owner: 'io.firedrill.owner',
+  created: 'io.firedrill.created',
+  /** `true` on sandboxes kept up on purpose (`firedrill restore --keep`): only `firedrill sandbox rm` removes them. */
+  keep: 'io.firedrill.keep',
+} as const;
+
+export type ContainerRole = 'sandbox' | 'pg_dump';
+
+export async function firedrillLabels(options: { runId: string; drill: string; role: ContainerRole; keep?: boolean }): Promise<Record<string, string>> {
+  const { pid, hostname, machineId, bootId } = await currentOwner();
+  return {
+    [LABELS.run]: options.runId,
+    [LABELS.drill]: options.drill,
+    [LABELS.role]: options.role,
+    [LABELS.owner]: JSON.stringify({ pid, hostname, machineId, bootId }),
+    [LABELS.created]: new Date().toISOString(),
+    ...(options.keep ? { [LABELS.keep]: 'true' } : {}),
+  };
+}
+
+const REACHABLE_TIMEOUT_MS = 5_000;
+
+/** The Docker engine, or a SandboxError that says how to get one. */
+export async function dockerClient(): Promise<ContainerRuntimeClient> {
+  // Set before testcontainers reads it: firedrill never starts Ryuk (see above), whatever the caller's environment says.
+  process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
+  try {
+    return await withTimeout(getContainerRuntimeClient(), REACHABLE_TIMEOUT_MS, 'the Docker engine did not answer');
+  } catch (error) {
+    throw new SandboxError(
+      `no Docker engine is reachable (${errorMessage(error)}). Start Docker (e.g. \`dockerd\` or \`systemctl start docker\`), ` +
+        'set DOCKER_HOST, or restore into a local cluster with `sandbox: local`',
+      { cause: error },
+    );
+  }
+}
+
+/** Whether a Docker engine answers: decides the `auto` sandbox. Never throws. */
+export async function dockerReachable(): Promise<boolean> {
+  try {
+    const client = await dockerClient();
+    await withTimeout(client.container.dockerode.ping(), REACHABLE_TIMEOUT_MS, 'no answer to ping');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface FiredrillContainer {
+  id: string;
+  name: string;
+  image: string;
+  state: string;
+  role: string;
+  runId: string;
+  drill: string;
+  createdAt: Date;
+  kept: boolean;
+  owner: Partial<OwnerMarker>;
+  /** Published ports as `host:port` on this machine, by container port. */
+  ports: Record<number, string>;
+}
+
+export async function listFiredrillContainers(client: ContainerRuntimeClient): Promise<FiredrillContainer[]> {
+  const containers = await client.container.dockerode.listContainers({ all: true, filters: { label: [LABELS.run] } });
+  return containers.map((info) => {
+    const labels = info.Labels;
+    const created = new Date(labels[LABELS.created] ?? info.Created * 1000);
+    let owner: Partial<OwnerMarker> = {};
+    try {
+      owner = JSON.parse(labels[LABELS.owner] ?? '{}') as Partial<OwnerMarker>;
+    } catch {
+      // A label edited by hand: the owner is unknown, so only age decides.
+    }
+    const ports: Record<number, string> = {};
+    for (const port of info.Ports) if (port.PublicPort) ports[port.PrivatePort] = `${port.IP && port.IP !== '0.0.0.0' ? port.IP : '127.0.0.1'}:${port.PublicPort}`;
+    return {
+      id: info.Id.slice(0, 12),
+      name: (info.Names[0] ?? '').replace(/^\//, ''),
+      image: info.Image,
+      state: info.State,
+      role: labels[LABELS.role] ?? 'unknown',
+      runId: labels[LABELS.run] ?? '',
+      drill: labels[LABELS.drill] ?? '',
+      createdAt: Number.isNaN(created.getTime()) ? new Date(info.Created * 1000) : created,
+      kept: labels[LABELS.keep] === 'true',
+      owner,
+      ports,
+    };
+  });
+}
+
+/** Removes a container and its anonymous volumes (the official image declares one for PGDATA). A container already gone is fine. */
+export async function removeContainer(client: ContainerRuntimeClient, id: string): Promise<void> {
+  try {
+    await client.container.dockerode.getContainer(id).remove({ force: true, v: true });
+  } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    // 404: already gone. 409: removal already in progress (another cleanup, or AutoRemove).
+    if (status === 404) return;
+    if (status === 409) {
+      await waitUntilGone(client.container.dockerode.getContainer(id));
+      return;
+    }
+    throw error;
+  }
+}
+
+async function waitUntilGone(container: Dockerode.Container): Promise<void> {
+  for (let waited = 0; waited < 30_000; waited += 200) {
+    try {
+      await container.inspect();
+    } catch {
+      return;
+    }
+    await sleep(200);
+  }
+}
+
+export interface LeftoverDecision {
+  container: FiredrillContainer;
+  remove: boolean;
+  reason: string;
+}
+
+/**
+ * Which firedrill containers are leftovers. A container whose owner ran on
+ * this machine and is gone is removed at once (after `graceMs`); one whose
+ * owner cannot be judged from here (another machine sharing the engine) only
+ * after `olderThanMs`. Kept sandboxes are never leftovers: only `sandbox rm`
+ * removes them.
+ */
+export async function judgeLeftovers(
+  containers: FiredrillContainer[],
+  options: { graceMs: number; olderThanMs: number; now?: Date },
+): Promise<LeftoverDecision[]> {
+  const now = (options.now ?? new Date()).getTime();
+  const decisions: LeftoverDecision[] = [];
+  for (const container of containers) {
+    const ageMs = now - container.createdAt.getTime();
+    if (container.kept) {
+      decisions.push({ container, remove: false, reason: 'kept on purpose (firedrill restore --keep); remove it with `firedrill sandbox rm`' });
+    } else if (ageMs >= options.graceMs && (await ownerIsGone(container.owner))) {
+      decisions.push({ container, remove: true, reason: `its firedrill process (pid ${container.owner.pid}) is gone` });
+    } else if (ageMs >= options.olderThanMs) {
+      decisions.push({ container, remove: true, reason: `older than ${Math.round(options.olderThanMs / 60_000)} minutes` });
+    } else {
+      decisions.push({ container, remove: false, reason: 'its firedrill process is still running, or runs elsewhere' });
+    }
+  }
+  return decisions;
+}
+
+/** Removes the leftovers of crashed runs (see judgeLeftovers); never touches live or kept containers. */
+export async function reapLeftoverContainers(
+  client: ContainerRuntimeClient,
+  logger: Logger,
+  options: { graceMs: number; olderThanMs: number },
+): Promise<{ removed: FiredrillContainer[]; problems: string[] }> {
+  const removed: FiredrillContainer[] = [];
+  const problems: string[] = [];
+  for (const decision of await judgeLeftovers(await listFiredrillContainers(client), options)) {
+    if (!decision.remove) continue;
+    try {
+      await removeContainer(client, decision.container.id);
+      removed.push(decision.container);
+      logger.warn(
+        { container: decision.container.id, leftByRunId: decision.container.runId, drill: decision.container.drill, reason: decision.reason },
+        'removed a container left behind by an earlier firedrill run',
+      );
+    } catch (error) {
+      problems.push(`cannot remove container ${decision.container.id}: ${errorMessage(error)}`);
+    }
+  }
+  return { removed, problems };
+}
+
+/**
+ * A container that only holds a program to run with `docker exec` (pg_dump of
+ * the server's major): `sleep` keeps it up, firedrill's labels mark it, and
+ * its removal is registered before it starts.
+ */
+export async function startToolContainer(options: {
+  image: string;
+  network: string;
+  runId: string;
+  drill: string;
+  releasers: Releasers;
+}): Promise<{ container: Dockerode.Container; id: string; release: () => Promise<void> }> {
+  const client = await dockerClient();
+  let containerId: string | undefined;
+  const removal = options.releasers.add(`pg_dump container (${options.image})`, async () => {
+    if (containerId) await removeContainer(client, containerId);
+  });
+  const container = new ReportingContainer(options.image, (id) => (containerId = id))
+    .withEntrypoint(['sleep', 'infinity'])
+    .withLabels(await firedrillLabels({ runId: options.runId, drill: options.drill, role: 'pg_dump' }))
+    .withNetworkMode(options.network)
+    .withAutoCleanup(false)
+    .withWaitStrategy(new Immediately());
+  try {
+    const started = await container.start();
+    return { container: client.container.getById(started.getId()), id: started.getId().slice(0, 12), release: () => removal.release() };
+  } catch (error) {
+    await removal.release();
+    throw new SandboxError(
+      `cannot start a container of ${options.image} (network ${options.network}) for pg_dump: ${errorMessage(error)}. ` +
+        `Pull or build the image (\`docker pull ${options.image}\`; scripts/build-postgres-image.sh builds postgres:<major> without a registry), or set backup.tool: host`,
+      { cause: error },
+    );
+  }
+}
+
+/** GenericContainer that reports its id the moment the container exists, so a failed start still removes it. */
+export class ReportingContainer extends GenericContainer {
+  readonly #onCreated: (id: string) => void;
+
+  constructor(image: string, onCreated: (id: string) => void) {
+    super(image);
+    this.#onCreated = onCreated;
+  }
+
+  protected override containerCreated(containerId: string): Promise<void> {
+    this.#onCreated(containerId);
+    return Promise.resolve();
+  }
+}
+
+/** testcontainers' wait strategies, minus the waiting: for containers whose readiness firedrill checks itself (or needs none). */
+export abstract class OwnWaitStrategy implements WaitStrategy {
+  protected startupTimeoutMs = 60_000;
+  abstract waitUntilReady(container: Dockerode.Container, boundPorts: Parameters<WaitStrategy['waitUntilReady']>[1]): Promise<void>;
+  withStartupTimeout(startupTimeoutMs: number): this {
+    this.startupTimeoutMs = startupTimeoutMs;
+    return this;
+  }
+  isStartupTimeoutSet(): boolean {
+    return true;
+  }
+  getStartupTimeout(): number {
+    return this.startupTimeoutMs;
+  }
+}
+
+class Immediately extends OwnWaitStrategy {
+  async waitUntilReady(): Promise<void> {}
+}
+
+async function withTimeout<T>(work: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  const controller = new AbortController();
+  const timeout = sleep(timeoutMs, undefined, { signal: controller.signal, ref: false }).then(() => {
+    throw new Error(`${message} within ${timeoutMs / 1000}s`);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    controller.abort();
+    timeout.catch(() => undefined);
+  }
+}

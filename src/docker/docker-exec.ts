@@ -1,0 +1,127 @@
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Dockerode from 'dockerode';
+import { ChildProcessError } from '../pipeline/child-process.ts';
+import { onAbort } from '../abort.ts';
+
+/**
+ * A program run inside a container (`docker exec`) with its output streamed,
+ * never buffered: pg_dump's archive can be far larger than memory. It looks
+ * like a child process to its callers: `stdout`, `succeeded` (which rejects
+ * with a ChildProcessError carrying the exit status and the stderr tail), and
+ * `kill`. Environment variables go into the exec's own environment, never
+ * into its command line.
+ */
+
+export interface ContainerProcess {
+  readonly label: string;
+  readonly stdout: Readable;
+  readonly succeeded: Promise<void>;
+  stderrTail(): string;
+  /** Stops waiting and releases the stream; the program itself ends with its container, which its owner removes. */
+  kill(): Promise<void>;
+}
+
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+export function execInContainer(
+  container: Dockerode.Container,
+  command: string[],
+  options: { label: string; env?: Record<string, string>; stdin?: Readable; signal?: AbortSignal; user?: string },
+): ContainerProcess {
+  const label = options.label;
+  const stdout = new PassThrough();
+  let stderr = '';
+  const demultiplexer = new Demultiplexer((chunk) => (stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES)));
+  let stream: NodeJS.ReadWriteStream | undefined;
+  let killed = false;
+
+  const run = async (): Promise<void> => {
+    const exec = await container.exec({
+      Cmd: command,
+      Env: Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}`),
+      AttachStdin: options.stdin !== undefined,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      ...(options.user ? { User: options.user } : {}),
+    });
+    const attached = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+    stream = attached;
+    if (killed) attached.end();
+    // Our own demultiplexer, not docker-modem's: that one ignores backpressure and would hold a dump in memory.
+    const output = pipeline(attached as unknown as NodeJS.ReadableStream, demultiplexer, stdout, { end: false });
+    // Closing our end of stdin (a half-close) is what tells the program its input is complete.
+    const input = options.stdin ? pipeline(options.stdin, attached as unknown as NodeJS.WritableStream, { end: true }) : Promise.resolve();
+    await Promise.all([input, output]);
+    const exitCode = await exitCodeOf(exec);
+    if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
+    if (exitCode !== 0) throw new ChildProcessError(label, exitCode, null, stderr);
+  };
+
+  const succeeded = run().finally(() => stdout.end());
+  succeeded.catch(() => undefined);
+  const kill = async (): Promise<void> => {
+    killed = true;
+    (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    await succeeded.catch(() => undefined);
+  };
+  const stopOnAbort = onAbort(options.signal, () => void kill());
+  void succeeded.finally(stopOnAbort).catch(() => undefined);
+  return { label, stdout, succeeded, stderrTail: () => stderr, kill };
+}
+
+/** The exit code, once the engine has recorded it (it may lag the end of the stream by a moment). */
+async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return null;
+}
+
+/**
+ * Docker's multiplexed exec stream: frames of an 8-byte header (stream type:
+ * 1 stdout, 2 stderr; then a big-endian length) and a payload. Stdout
+ * payloads are passed on with backpressure; stderr goes to `onStderr`.
+ */
+export class Demultiplexer extends Transform {
+  #pending = Buffer.alloc(0);
+  readonly #onStderr: (chunk: Buffer) => void;
+
+  constructor(onStderr: (chunk: Buffer) => void) {
+    super();
+    this.#onStderr = onStderr;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let buffer = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    while (buffer.length >= 8) {
+      const size = buffer.readUInt32BE(4);
+      if (buffer.length < 8 + size) break;
+      const payload = buffer.subarray(8, 8 + size);
+      if (buffer[0] === 2) this.#onStderr(payload);
+      else if (buffer[0] === 1) this.push(payload);
+      buffer = buffer.subarray(8 + size);
+    }
+    // Only an incomplete frame is kept: at most one header plus part of one payload.
+    this.#pending = Buffer.from(buffer);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(this.#pending.length > 0 ? new Error(`the exec stream ended inside a frame (${this.#pending.length} bytes left)`) : null);
+  }
+}
+
+/** Both streams of a whole multiplexed buffer (a container's log), in order. */
+export function demultiplex(buffer: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset + 8 <= buffer.length; ) {
+    const size = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,66 @@
+import type { Logger } from '../logger.ts';
+import type { DrillConfig, RunnerConfig } from '../config/load.ts';
+import type { Manifest } from '../repository/manifest.ts';
+import { repositoryFor } from '../repository/registry.ts';
+import { sandboxFor } from '../sandbox/registry.ts';
+import { onAbort } from '../abort.ts';
+import { DrillRunContext } from './run-context.ts';
+import { selectBackup } from './backup-step.ts';
+import { restoreBackup } from './restore-step.ts';
+import { newId } from './ids.ts';
+
+/**
+ * `firedrill restore`: a backup restored into a sandbox for people, not for a
+ * verdict. The same fetch, verification and restore as a drill, without
+ * checks or a report. With `keep`, a sandbox that can outlive firedrill (a
+ * container) is left running for hands-on recovery or investigation; one
+ * that cannot (a local cluster, a child of this process) stays up until
+ * `whileKept` returns (the CLI waits for Ctrl-C).
+ */
+
+export interface RestoredForUse {
+  runId: string;
+  manifest: Manifest;
+  sandbox: { id: string; description: string; kept: boolean; connectionUrl: string; database: string };
+  durationMs: number;
+}
+
+export async function restoreDrillBackup(
+  drill: DrillConfig,
+  options: {
+    runner: RunnerConfig;
+    logger: Logger;
+    backupId: string;
+    keep: boolean;
+    signal: AbortSignal;
+    /** Called with the restored sandbox while it still runs; for a sandbox that cannot be kept, its removal waits for this. */
+    whileRunning?: (restored: RestoredForUse) => Promise<void>;
+  },
+): Promise<RestoredForUse> {
+  const started = performance.now();
+  const runId = newId(new Date());
+  const logger = options.logger.child({ drill: drill.name, runId });
+  const abort = new AbortController();
+  const stopForwarding = onAbort(options.signal, () => abort.abort(options.signal.reason));
+  const context = new DrillRunContext({ runId, drillName: drill.name, logger, signal: abort.signal, clock: () => new Date() });
+  try {
+    const repository = repositoryFor(options.runner, drill);
+    const sandbox = sandboxFor(options.runner, drill);
+    const manifest = await context.phase('select-backup', () => selectBackup(drill, repository, options.backupId));
+    const result = await context.phase('restore', () => restoreBackup(context, drill, manifest, repository, sandbox, { keep: options.keep }));
+    const database = result.restored.connection.database;
+    const kept = options.keep && result.sandbox.keep !== undefined;
+    if (kept) result.sandbox.keep?.();
+    const restored: RestoredForUse = {
+      runId,
+      manifest,
+      sandbox: { id: result.sandbox.id, description: result.sandbox.description, kept, connectionUrl: result.sandbox.connectionUrl(database), database },
+      durationMs: Math.round(performance.now() - started),
+    };
+    await options.whileRunning?.(restored);
+    return restored;
+  } finally {
+    stopForwarding();
+    await context.releasers.releaseAll();
+  }
+}

@@ -1,0 +1,114 @@
+import type { Readable } from 'node:stream';
+import type { RunContext } from '../../interfaces.ts';
+import { BackupError, errorMessage } from '../../errors.ts';
+import { spawnChild } from '../../pipeline/child-process.ts';
+import { startToolContainer } from '../../docker/docker-client.ts';
+import { execInContainer } from '../../docker/docker-exec.ts';
+import { describeInstalled, findTools, parseToolVersion, pickTool, type InstalledTool } from './postgres-tools.ts';
+import type { PostgresTarget } from './postgres-engine.ts';
+
+/**
+ * Where pg_dump runs. pg_dump must be at least the server's major version.
+ * A host with older client tools (a PostgreSQL 17 server, Debian's 15 tools)
+ * can still back it up: `backup.tool: auto` then runs pg_dump inside a
+ * `postgres:<server major>` container, which reaches the source over the
+ * host's network by default. The manifest records which one made the backup.
+ */
+
+export interface DumpTool {
+  /** `host` or `docker`. */
+  readonly where: 'host' | 'docker';
+  readonly version: string;
+  readonly major: number;
+  /** `/usr/lib/postgresql/15/bin/pg_dump`, or `docker:postgres:17`. */
+  readonly path: string;
+  readonly image?: string;
+  /** Starts a dump; output on `stdout`, `succeeded` rejects with a ChildProcessError. */
+  run(args: string[], env: Record<string, string>, signal: AbortSignal): { stdout: Readable; succeeded: Promise<void>; kill(): Promise<void> };
+  /** Removes a container it started. Idempotent. */
+  release(): Promise<void>;
+}
+
+export async function pickDumpTool(context: RunContext, target: PostgresTarget, server: { version: string; major: number }, where: string): Promise<DumpTool> {
+  const mode = target.backup.tool;
+  let installed: InstalledTool[] = [];
+  if (mode !== 'docker') {
+    installed = await findTools('pg_dump', target.backup.binDir ? [target.backup.binDir] : []);
+    const tool = pickTool(installed, server.major);
+    if (tool) return hostTool(context, tool);
+    if (mode === 'host') {
+      const newest = installed.at(-1);
+      const found = newest ? `pg_dump ${newest.version} (${newest.path}) is older than` : 'no pg_dump was found for';
+      throw new BackupError(
+        `${found} the source server ${where} (PostgreSQL ${server.version}); pg_dump must be at least the server's major version ` +
+          `(installed: ${describeInstalled(installed)}). Install the PostgreSQL ${server.major} client tools ` +
+          `(e.g. apt-get install postgresql-client-${server.major}), set backup.binDir, or let pg_dump run in a container (backup.tool: auto) in ${target.configuredIn}`,
+      );
+    }
+  }
+  const image = target.backup.image.replaceAll('{major}', String(server.major));
+  const why = mode === 'docker' ? 'backup.tool is docker' : `the host has no pg_dump of major ${server.major} or newer (installed: ${describeInstalled(installed)})`;
+  context.logger.info({ image, network: target.backup.network }, `${why}: pg_dump runs in a container`);
+  return containerTool(context, target, image, server, where);
+}
+
+function hostTool(context: RunContext, tool: InstalledTool): DumpTool {
+  return {
+    where: 'host',
+    version: tool.version,
+    major: tool.major,
+    path: tool.path,
+    run: (args, env, signal) => spawnChild(tool.path, args, { env, signal, releasers: context.releasers }),
+    release: () => Promise.resolve(),
+  };
+}
+
+async function containerTool(
+  context: RunContext,
+  target: PostgresTarget,
+  image: string,
+  server: { version: string; major: number },
+  where: string,
+): Promise<DumpTool> {
+  const { connection } = target;
+  // The container sees its own file system and network namespace: a socket directory or a CA file of this machine is not there.
+  if (connection.host.startsWith('/')) {
+    throw new BackupError(
+      `pg_dump would run in a container (${image}), which cannot reach the Unix socket ${connection.host} of ${where}; ` +
+        `connect over TCP, or install pg_dump ${server.major} on this machine and set backup.tool: host in ${target.configuredIn}`,
+    );
+  }
+  if (connection.sslRootCert) {
+    throw new BackupError(
+      `pg_dump would run in a container (${image}), which cannot read source.sslRootCert (${connection.sslRootCert}) on this machine; ` +
+        `install pg_dump ${server.major} here (backup.tool: host) in ${target.configuredIn}`,
+    );
+  }
+  const started = await startToolContainer({ image, network: target.backup.network, runId: context.runId, drill: context.drillName, releasers: context.releasers });
+  try {
+    const versionRun = execInContainer(started.container, ['pg_dump', '--version'], { label: `pg_dump --version in ${image}`, signal: context.signal });
+    const chunks: Buffer[] = [];
+    versionRun.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await versionRun.succeeded;
+    const parsed = parseToolVersion(Buffer.concat(chunks).toString('utf8'));
+    if (!parsed) throw new BackupError(`image ${image} has no usable pg_dump (\`pg_dump --version\` said: ${Buffer.concat(chunks).toString('utf8').trim() || 'nothing'})`);
+    if (parsed.major < server.major) {
+      throw new BackupError(
+        `image ${image} has pg_dump ${parsed.version}, older than the source server ${where} (PostgreSQL ${server.version}); set backup.image to an image of major ${server.major} or newer in ${target.configuredIn}`,
+      );
+    }
+    return {
+      where: 'docker',
+      version: parsed.version,
+      major: parsed.major,
+      path: `docker:${image}`,
+      image,
+      run: (args, env, signal) => execInContainer(started.container, ['pg_dump', ...args], { label: `pg_dump in container ${started.id} (${image})`, env, signal }),
+      release: started.release,
+    };
+  } catch (error) {
+    await started.release();
+    if (error instanceof BackupError) throw error;
+    throw new BackupError(`cannot run pg_dump in a container of ${image}: ${errorMessage(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { z } from 'zod';
+import type Dockerode from 'dockerode';
+import { ImageName, PullPolicy, type BoundPorts, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import type { RunContext, Sandbox, SandboxRequirements, SandboxStartOptions, StartedSandbox } from '../interfaces.ts';
+import { SandboxError, errorMessage } from '../errors.ts';
+import { throwIfAborted } from '../abort.ts';
+import { timeoutSchema } from '../config/common.ts';
+import { Secret } from '../secret.ts';
+import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import { majorFromVersionNumber } from '../engines/postgres/postgres-tools.ts';
+import { THROWAWAY_SETTINGS } from './local-cluster.ts';
+import { OwnWaitStrategy, ReportingContainer, dockerClient, firedrillLabels, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
+import { demultiplex, execInContainer } from '../docker/docker-exec.ts';
+
+export const dockerSandboxSchema = z
+  .strictObject({
+    type: z.literal('docker').describe('A throwaway PostgreSQL container, started with testcontainers and removed after the run.'),
+    image: z
+      .string()
+      .min(1)
+      .default('postgres:{major}')
+      .describe(
+        'Image of a PostgreSQL server that behaves like the official one (POSTGRES_PASSWORD, POSTGRES_USER). ' +
+          '{major} becomes the backed-up server\'s major version; a drill\'s restore.image overrides this. (Default: postgres:{major})',
+      ),
+    pull: z
+      .enum(['missing', 'always', 'never'])
+      .default('missing')
+      .describe('missing: pull only when the engine lacks the image; always: pull before every run; never: fail when it is missing. (Default: missing)'),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Extra container environment, e.g. POSTGRES_INITDB_ARGS. Not for secrets: the environment is visible to anyone who can inspect the container.'),
+    args: z
+      .array(z.string())
+      .optional()
+      .describe('Extra arguments for the server command (`postgres`), after firedrill\'s own, e.g. ["-c", "shared_buffers=1GB"].'),
+    settings: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .describe('Extra server settings (postgresql.conf names), on top of settings tuned for a throwaway server (fsync off and the like).'),
+    tmpfs: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        'tmpfs mounts by container path, e.g. { /var/lib/postgresql/data: "rw,size=8g" }: a restore into memory is faster, but must fit. (Default: none; data on the container\'s disk)',
+      ),
+    user: z.string().min(1).default('postgres').describe('The sandbox superuser (POSTGRES_USER). (Default: postgres)'),
+    startTimeout: timeoutSchema('How long the container may take to accept SQL connections, pull excluded. (Default: 2m)').prefault('2m'),
+  })
+  .describe('A throwaway PostgreSQL container per run, labelled with its run and drill, always removed.');
+
+export type DockerSandboxConfig = z.output<typeof dockerSandboxSchema>;
+
+const POSTGRES_PORT = 5432;
+/** Where staged files go inside the container: /tmp exists in every image, and the container is thrown away. */
+const STAGING_DIRECTORY = '/tmp';
+
+export class DockerSandbox implements Sandbox {
+  readonly type = 'docker';
+  readonly name: string;
+  readonly #config: DockerSandboxConfig;
+
+  constructor(name: string, config: DockerSandboxConfig) {
+    this.name = name;
+    this.#config = config;
+  }
+
+  async start(context: RunContext, requirements: SandboxRequirements, options: SandboxStartOptions = {}): Promise<StartedSandbox> {
+    const client = await dockerClient();
+    // Debris of crashed runs on this machine goes first; live runs and kept sandboxes are left alone.
+    await reapLeftoverContainers(client, context.logger, { graceMs: 0, olderThanMs: 7 * 24 * 3_600_000 });
+    const image = (options.image ?? this.#config.image).replaceAll('{major}', String(requirements.minimumServerMajor));
+    const password = Secret.fromValue(randomBytes(24).toString('base64url'), `docker sandbox "${this.name}" superuser password`);
+    const user = this.#config.user;
+    const settings = { ...THROWAWAY_SETTINGS, ...this.#config.settings };
+    const command = ['postgres', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${String(value)}`]), ...(this.#config.args ?? [])];
+
+    let containerId: string | undefined;
+    const removal = context.releasers.add(`sandbox container (${image})`, async () => {
+      if (containerId) await removeContainer(client, containerId);
+    });
+    const container = new SandboxContainer(image, (id) => {
+      containerId = id;
+      context.logger.debug({ container: id.slice(0, 12), image }, 'sandbox container created');
+    })
+      .withLabels(await firedrillLabels({ runId: context.runId, drill: context.drillName, role: 'sandbox', keep: options.keep ?? false }))
+      .withEnvironment({ ...this.#config.env, POSTGRES_USER: user, POSTGRES_PASSWORD: password.reveal() })
+      .withCommand(command)
+      .withExposedPorts(POSTGRES_PORT)
+      .withTmpFs(this.#config.tmpfs ?? {})
+      .withPullPolicy(pullPolicy(this.#config.pull))
+      .withAutoCleanup(false)
+      .withStartupTimeout(this.#config.startTimeout)
+      .withWaitStrategy(new SqlProbe(user, password, context.signal));
+
+    let started: StartedTestContainer;
+    try {
+      started = await container.start();
+    } catch (error) {
+      await removal.release();
+      throwIfAborted(context.signal);
+      throw await explainStartFailure(error, image, client, this.name);
+    }
+    const port = started.getMappedPort(POSTGRES_PORT);
+    const connection = (database: string): PostgresConnection => ({
+      host: '127.0.0.1',
+      port,
+      database,
+      user,
+      password,
+      connectTimeoutMs: 10_000,
+    });
+    const serverVersion = await readServerVersion(connection('postgres'));
+    if (serverVersion.major < requirements.minimumServerMajor) {
+      await removal.release();
+      throw new SandboxError(
+        `image ${image} runs PostgreSQL ${serverVersion.version}, older than the backed-up server (major ${requirements.minimumServerMajor}); ` +
+          `pg_restore cannot restore a newer server's dump. Use an image of major ${requirements.minimumServerMajor} or newer (restore.image, or sandboxes.${this.name}.image)`,
+      );
+    }
+    const id = started.getId().slice(0, 12);
+    const dockerContainer = client.container.getById(started.getId());
+    const description = `docker container ${id} (${image}, PostgreSQL ${serverVersion.version})`;
+    context.logger.info({ container: id, image, port }, 'sandbox container ready');
+    return {
+      id,
+      description,
+      serverVersion: serverVersion.version,
+      connection,
+      connectionUrl: (database) =>
+        `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password.reveal())}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+      stageFile: (path, signal) => copyIntoContainer(client, dockerContainer, path, signal),
+      runTool: async (tool, args, toolOptions) => {
+        const env = { PGHOST: '127.0.0.1', PGPORT: String(POSTGRES_PORT), PGUSER: user, PGPASSWORD: password.reveal(), PGDATABASE: toolOptions.database };
+        await execInContainer(dockerContainer, [tool, ...args], { label: `${tool} in ${description}`, env, signal: toolOptions.signal }).succeeded;
+      },
+      keep: () => removal.forget(),
+      stop: () => removal.release(),
+    };
+  }
+}
+
+function pullPolicy(pull: DockerSandboxConfig['pull']) {
+  if (pull === 'always') return PullPolicy.alwaysPull();
+  if (pull === 'never') return { shouldPull: () => 'never' as const };
+  return PullPolicy.defaultPolicy();
+}
+
+/**
+ * Publishes the port on 127.0.0.1 only. Docker publishes on every interface
+ * by default, and a sandbox holds a copy of production data.
+ */
+class SandboxContainer extends ReportingContainer {
+  protected override beforeContainerCreated(): Promise<void> {
+    const portBindings = (this.hostConfig.PortBindings ?? {}) as Record<string, { HostIp?: string }[]>;
+    for (const bindings of Object.values(portBindings)) {
+      for (const binding of bindings) binding.HostIp = '127.0.0.1';
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Ready means a real SQL query succeeds over the published port. The official
+ * image's entrypoint first runs a temporary server for its init scripts (and
+ * logs "ready to accept connections" for it too), but that one listens on a
+ * Unix socket only; a query over TCP reaches the final server alone.
+ */
+class SqlProbe extends OwnWaitStrategy {
+  readonly #user: string;
+  readonly #password: Secret;
+  readonly #signal: AbortSignal;
+
+  constructor(user: string, password: Secret, signal: AbortSignal) {
+    super();
+    this.#user = user;
+    this.#password = password;
+    this.#signal = signal;
+  }
+
+  async waitUntilReady(container: Dockerode.Container, boundPorts: BoundPorts): Promise<void> {
+    const port = boundPorts.getBinding(POSTGRES_PORT);
+    const deadline = Date.now() + this.startupTimeoutMs;
+    const connection: PostgresConnection = { host: '127.0.0.1', port, database: 'postgres', user: this.#user, password: this.#password, connectTimeoutMs: 5_000 };
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      throwIfAborted(this.#signal);
+      const client = new pg.Client(clientConfig(connection));
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('select 1');
+        return;
+      } catch (error) {
+        lastError = error;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      const state = (await container.inspect()).State;
+      if (!state.Running) {
+        throw new SandboxError(`the container exited (status ${state.ExitCode}) before PostgreSQL accepted connections; its log ends with:\n${await logTail(container)}`);
+      }
+      await sleep(200);
+    }
+    throw new SandboxError(
+      `PostgreSQL in the container did not accept connections within ${Math.round(this.startupTimeoutMs / 1000)}s ` +
+        `(last error: ${errorMessage(lastError)}); its log ends with:\n${await logTail(container)}`,
+    );
+  }
+}
+
+async function logTail(container: Dockerode.Container): Promise<string> {
+  try {
+    const logs = await container.logs({ stdout: true, stderr: true, tail: 15, follow: false });
+    // Without a TTY the log comes in Docker's multiplexed frames: stdout and stderr, in order.
+    return demultiplex(logs).toString('utf8').trim();
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function explainStartFailure(error: unknown, image: string, client: ContainerRuntimeClient, sandboxName: string): Promise<Error> {
+  if (error instanceof SandboxError) return error;
+  const message = errorMessage(error);
+  const imageExists = await client.image.exists(ImageName.fromString(image)).catch(() => undefined);
+  if (imageExists === false || /pull|not found|does not exist locally|manifest unknown/i.test(message)) {
+    return new SandboxError(
+      `sandbox "${sandboxName}": image ${image} is not on the Docker engine and could not be pulled (${message}). ` +
+        `Pull or build it (\`docker pull ${image}\`; without a registry, scripts/build-postgres-image.sh builds postgres:<major>), ` +
+        'or set restore.image to an image you have',
+      { cause: error },
+    );
+  }
+  return new SandboxError(`sandbox "${sandboxName}": the container (${image}) did not start: ${message}`, { cause: error });
+}
+
+async function readServerVersion(connection: PostgresConnection): Promise<{ version: string; major: number }> {
+  const client = new pg.Client(clientConfig(connection));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const result = await client.query<{ version: string; number: string }>(
+      "select current_setting('server_version') as version, current_setting('server_version_num') as number",
+    );
+    const row = result.rows[0] as { version: string; number: string };
+    return { version: row.version.split(' ')[0] as string, major: majorFromVersionNumber(Number(row.number)) };
+  } catch (error) {
+    throw new SandboxError(`cannot query the sandbox container's server: ${errorMessage(error)}`, { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A copy of a local file inside the container, streamed as a one-file tar
+ * archive through the Docker API (no docker CLI needed, nothing held in
+ * memory). Measured against streaming into `docker exec`: see the README.
+ */
+async function copyIntoContainer(client: ContainerRuntimeClient, container: Dockerode.Container, path: string, signal: AbortSignal): Promise<string> {
+  throwIfAborted(signal);
+  const name = basename(path);
+  const { size } = await stat(path);
+  const pack = tar.pack();
+  const entry = pack.entry({ name, size, mode: 0o644 });
+  const written = pipeline(createReadStream(path), entry, { signal }).then(() => pack.finalize());
+  const sent = client.container.putArchive(container, pack as unknown as Readable, STAGING_DIRECTORY);
+  // Whichever fails first is the cause; the other is stopped with it.
+  try {
+    await Promise.all([written, sent]);
+  } catch (error) {
+    pack.destroy();
+    await Promise.allSettled([written, sent]);
+    throwIfAborted(signal);
+    throw new SandboxError(`cannot copy ${path} into the sandbox container: ${errorMessage(error)}`, { cause: error });
+  }
+  return `${STAGING_DIRECTORY}/${name}`;
+}
