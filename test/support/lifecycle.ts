@@ -20,7 +20,7 @@ export function useWorkspace(environment: () => Record<string, string> = () => (
   });
   afterEach(async () => {
     // Pass or fail: nothing of firedrill's may be left behind.
-    expect(await context.workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [] });
+    expect(await context.workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [], containers: [] });
     await context.workspace.remove();
   });
   return context;

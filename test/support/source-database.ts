@@ -17,14 +17,14 @@ export async function startSourceDatabase(options: { password?: string; seed?: S
 }
 
 /** A drill file against that source; `checks` is YAML list items, indented by two spaces. */
-export function drillFile(options: { checks?: string; backup?: string; extra?: string } = {}): string {
+export function drillFile(options: { checks?: string; backup?: string; restore?: string; extra?: string } = {}): string {
   return [
     'source:',
     '  type: postgres',
     '  url: ${SOURCE_URL}',
     '  password: { env: SOURCE_PASSWORD }',
     `backup: ${options.backup ?? '{ jobs: 2 }'}`,
-    'restore: { jobs: 2 }',
+    `restore: ${options.restore ?? '{ sandbox: local, jobs: 2 }'}`,
     'checks:',
     options.checks ??
       [

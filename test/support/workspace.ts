@@ -1,3 +1,4 @@
+import { containersOwnedBy } from './docker.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,8 @@ export interface Workspace {
   writeFile(relativePath: string, text: string): Promise<void>;
   run(args: string[], env?: Record<string, string>): Promise<CliResult>;
   start(args: string[], env?: Record<string, string>): { child: ChildProcess; result: Promise<CliResult> };
-  leftovers(): Promise<{ temporaryEntries: string[]; processes: string[] }>;
+  /** Temp entries, processes and containers of this workspace's runs that still exist. Kept sandboxes count too. */
+  leftovers(): Promise<{ temporaryEntries: string[]; processes: string[]; containers: string[] }>;
   remove(): Promise<void>;
 }
 
@@ -38,12 +40,16 @@ export async function createWorkspace(baseEnv: Record<string, string> = {}): Pro
   await chmod(directory, 0o755);
   await chmod(temporary, 0o1777);
 
+  // Every CLI process of this workspace: the containers they start carry their pid in a label.
+  const pids = new Set<number>();
+  const docker = process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {};
   const start = (args: string[], env: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: directory,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LANG: 'C.UTF-8', TMPDIR: temporary, ...baseEnv, ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LANG: 'C.UTF-8', TMPDIR: temporary, ...docker, ...baseEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) pids.add(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -64,7 +70,11 @@ export async function createWorkspace(baseEnv: Record<string, string> = {}): Pro
     },
     run: (args, env) => start(args, env).result,
     start,
-    leftovers: async () => ({ temporaryEntries: await readdir(temporary), processes: await processesMentioning(temporary) }),
+    leftovers: async () => ({
+      temporaryEntries: await readdir(temporary),
+      processes: await processesMentioning(temporary),
+      containers: (await containersOwnedBy(pids)).map((container) => `${container.id} (${container.role}, ${container.state})`),
+    }),
     remove: () => rm(directory, { recursive: true, force: true }),
   };
 }
