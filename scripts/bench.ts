@@ -8,14 +8,28 @@
  *
  * firedrill runs as the CLI, in its own process, and its peak RSS is
  * /proc/<pid>/status VmHWM (the kernel's high-water mark), read until it exits.
- * pg_dump and pg_restore are separate processes and not counted.
+ * pg_dump and pg_restore are separate processes and not counted. The drills
+ * restore into the default sandbox (a container when Docker answers).
+ *
+ * With Docker, the largest dump is also restored into a container three ways,
+ * each in a fresh container: copied in through the Docker API then
+ * `pg_restore --jobs 2` (what firedrill does), streamed into `docker exec
+ * pg_restore` on stdin (no --jobs possible: it needs a seekable file), and
+ * streamed into `docker exec cat` then `pg_restore --jobs 2`.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { createReadStream } from 'node:fs';
 import { startDemoSource } from '../src/demo/demo-source.ts';
+import { DockerSandbox, dockerSandboxSchema } from '../src/sandbox/docker-sandbox.ts';
+import { dockerClient, dockerReachable } from '../src/docker/docker-client.ts';
+import { execInContainer } from '../src/docker/docker-exec.ts';
+import { DrillRunContext } from '../src/drill/run-context.ts';
+import { connect, disconnect } from '../src/engines/postgres/session.ts';
+import { findTools } from '../src/engines/postgres/postgres-tools.ts';
 import { clientConfig } from '../src/engines/postgres/postgres-connection.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Report } from '../src/report/report.ts';
@@ -31,8 +45,13 @@ const MEMORY_GROWTH_LIMIT = 1.2;
 const MEMORY_CEILING_BYTES = 256 * 1024 * 1024;
 
 async function main(): Promise<void> {
+  const docker = await dockerReachable();
   const results = [];
-  for (const size of SIZES) results.push(await measure(size.label, size.payloadRows));
+  let transfers: Awaited<ReturnType<typeof compareTransfers>> | undefined;
+  for (const [index, size] of SIZES.entries()) {
+    const last = index === SIZES.length - 1;
+    results.push(await measure(size.label, size.payloadRows, last && docker ? async (dumpPath) => (transfers = await compareTransfers(dumpPath)) : undefined));
+  }
   const [large, larger] = results.slice(-2) as [Measured, Measured];
   const memoryGrowth = larger.firedrillPeakRssBytes / large.firedrillPeakRssBytes;
   const dataGrowth = larger.databaseBytes / large.databaseBytes;
@@ -40,7 +59,9 @@ async function main(): Promise<void> {
   const output = {
     benchmark: 'firedrill run (backup, restore, checks) of PostgreSQL databases of three sizes, side by side',
     node: process.version,
+    sandbox: docker ? 'docker' : 'local',
     sizes: results,
+    ...(transfers ? { dockerTransfer: transfers } : {}),
     targets: {
       flatMemory: {
         limit: `peak RSS of the ${larger.label} run at most ${MEMORY_GROWTH_LIMIT}x that of the ${large.label} run (data ${round(dataGrowth)}x)`,
@@ -66,7 +87,7 @@ interface Measured {
   dumpMegabytesPerSecond: number;
 }
 
-async function measure(label: string, payloadRows: number): Promise<Measured> {
+async function measure(label: string, payloadRows: number, withDump?: (path: string) => Promise<unknown>): Promise<Measured> {
   const source = await startDemoSource({ logger: silentLogger, seed: { customers: 2_000, products: 200, orders: Math.round(payloadRows / 10) } });
   const workspace = await mkdtemp(join(tmpdir(), `firedrill-bench-${label}-`));
   try {
@@ -87,7 +108,7 @@ async function measure(label: string, payloadRows: number): Promise<Measured> {
       [
         'source: { type: postgres, url: "${SOURCE_URL}", password: { env: SOURCE_PASSWORD } }',
         'backup: { jobs: 2 }',
-        'restore: { jobs: 2 }',
+        'restore: { sandbox: auto, jobs: 2 }',
         'checks:',
         `  - { name: events, type: sql, query: "select count(*) from events", expect: { equals: ${payloadRows} } }`,
         '  - { type: fingerprint }',
@@ -99,9 +120,11 @@ async function measure(label: string, payloadRows: number): Promise<Measured> {
     const wallSeconds = (performance.now() - started) / 1000;
     const report = JSON.parse(stdout) as Report;
     const phases = Object.fromEntries(
-      report.phases.filter((phase) => ['backup', 'backup.dump', 'restore', 'restore.load', 'checks'].includes(phase.name)).map((phase) => [phase.name, round(phase.durationMs / 1000)]),
+      report.phases.filter((phase) => ['backup', 'backup.dump', 'restore', 'restore.sandbox', 'restore.copy', 'restore.load', 'checks'].includes(phase.name)).map((phase) => [phase.name, round(phase.durationMs / 1000)]),
     );
     const backupBytes = report.backup?.sizeBytes ?? 0;
+    if (report.status !== 'passed') throw new Error(`the ${label} drill did not pass: ${report.summary}`);
+    await withDump?.(join(workspace, 'var/backups/bench', report.backup?.id ?? '', 'source.pgdump'));
     return {
       label,
       databaseBytes,
@@ -138,6 +161,50 @@ async function runMeasured(args: string[], cwd: string, env: Record<string, stri
   clearInterval(sampler);
   if (code !== 0) throw new Error(`firedrill exited with ${code}: ${stdout.slice(0, 2000)}`);
   return { stdout, peakRss };
+}
+
+/** The same dump restored into fresh containers three ways; seconds to get it in, to restore it, and both. */
+async function compareTransfers(dumpPath: string) {
+  const sandbox = new DockerSandbox('bench', dockerSandboxSchema.parse({ type: 'docker' }));
+  const client = await dockerClient();
+  const restoreArgs = ['--exit-on-error', '--no-owner', '--no-privileges', '--dbname=bench'];
+  const ways: Record<string, (container: ReturnType<typeof client.container.getById>, stage: (path: string) => Promise<string>) => Promise<{ transfer: number; restore: number }>> = {
+    'copy into the container (Docker API), then pg_restore --jobs 2': async (container, stage) => {
+      const started = performance.now();
+      const staged = await stage(dumpPath);
+      const copied = performance.now();
+      await execInContainer(container, ['pg_restore', ...restoreArgs, '--jobs=2', staged], { label: 'pg_restore', env: { PGUSER: 'postgres' } }).succeeded;
+      return { transfer: (copied - started) / 1000, restore: (performance.now() - copied) / 1000 };
+    },
+    'stream into docker exec pg_restore (stdin, one job)': async (container) => {
+      const started = performance.now();
+      await execInContainer(container, ['pg_restore', ...restoreArgs], { label: 'pg_restore', env: { PGUSER: 'postgres' }, stdin: createReadStream(dumpPath) }).succeeded;
+      return { transfer: 0, restore: (performance.now() - started) / 1000 };
+    },
+    'stream into docker exec cat, then pg_restore --jobs 2': async (container) => {
+      const started = performance.now();
+      await execInContainer(container, ['sh', '-c', 'cat > /tmp/bench.pgdump'], { label: 'cat', stdin: createReadStream(dumpPath) }).succeeded;
+      const copied = performance.now();
+      await execInContainer(container, ['pg_restore', ...restoreArgs, '--jobs=2', '/tmp/bench.pgdump'], { label: 'pg_restore', env: { PGUSER: 'postgres' } }).succeeded;
+      return { transfer: (copied - started) / 1000, restore: (performance.now() - copied) / 1000 };
+    },
+  };
+  const results: Record<string, { transferSeconds: number; restoreSeconds: number; totalSeconds: number }> = {};
+  for (const [way, run] of Object.entries(ways)) {
+    const context = new DrillRunContext({ runId: `bench-${Date.now()}`, drillName: 'bench', logger: silentLogger, signal: new AbortController().signal, clock: () => new Date() });
+    try {
+      const started = await sandbox.start(context, { minimumServerMajor: (await findTools('postgres')).at(-1)?.major ?? 0 });
+      const admin = await connect(started.connection('postgres'));
+      await admin.query('create database bench');
+      await disconnect(admin, started.connection('postgres'), { cancel: false });
+      const { transfer, restore } = await run(client.container.getById(started.id), (path) => started.stageFile(path, context.signal));
+      results[way] = { transferSeconds: round(transfer), restoreSeconds: round(restore), totalSeconds: round(transfer + restore) };
+    } finally {
+      await context.releasers.releaseAll();
+    }
+  }
+  const fastest = Object.entries(results).sort((a, b) => a[1].totalSeconds - b[1].totalSeconds)[0]?.[0];
+  return { dumpBytes: (await stat(dumpPath)).size, ways: results, fastest };
 }
 
 function round(value: number): number {

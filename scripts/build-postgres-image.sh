@@ -12,8 +12,8 @@
 # /usr/local/bin/docker-entrypoint.sh (it mirrors the official entrypoint: POSTGRES_PASSWORD,
 # POSTGRES_USER, POSTGRES_DB, POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD,
 # /docker-entrypoint-initdb.d); `docker import --change ...` adds the official image's PATH,
-# PGDATA, VOLUME, EXPOSE, STOPSIGNAL, ENTRYPOINT and CMD. The postgres user has uid/gid 999 as in
-# the official image.
+# PGDATA, VOLUME, EXPOSE, ENTRYPOINT and CMD, and a one-line `docker build` its STOPSIGNAL. The
+# postgres user has uid/gid 999 as in the official image.
 #
 # Usage: scripts/build-postgres-image.sh [MAJOR]    (needs root, mmdebstrap and a Docker daemon)
 #   MAJOR                    PostgreSQL major; default $FIREDRILL_PG_MAJOR, else the highest N
@@ -87,7 +87,11 @@ fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/firedrill-pg-image.XXXXXX")"
 mkdir "$tmp/empty-context"
-cleanup() { rm -rf "$tmp"; }
+rootfs_image="firedrill-postgres-rootfs:$major" # intermediate tag, see docker import below
+cleanup() {
+  docker rmi "$rootfs_image" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
@@ -133,7 +137,9 @@ chmod +x "$tmp/customize-hook.sh"
 
 mmdebstrap_args=(
   --variant=apt
-  --include="postgresql-$major,util-linux"
+  # util-linux: setpriv (Essential anyway); as in the official image: libnss-wrapper (initdb as an
+  # arbitrary uid), xz-utils and zstd (*.sql.xz, *.sql.zst init files)
+  --include="postgresql-$major,util-linux,libnss-wrapper,xz-utils,zstd"
   # No documentation, man pages or message translations (the image runs with LANG=C.UTF-8);
   # copyright files stay.
   --dpkgopt='path-exclude=/usr/share/doc/*'
@@ -157,7 +163,6 @@ log "root filesystem: $(du -h "$tmp/rootfs.tar" | cut -f1) after $((SECONDS - st
 # --change` does not accept STOPSIGNAL (Docker 20.10: "stopsignal is not a valid change
 # command"), so a one-line build on top of the imported image adds it; it needs no registry and
 # adds no layer.
-rootfs_image="firedrill-postgres-rootfs:$major"
 old_id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
 log "docker import $tmp/rootfs.tar $rootfs_image"
 docker import \

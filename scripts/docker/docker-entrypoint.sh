@@ -17,6 +17,7 @@
 #     start: wait for the second one (or for a TCP connection);
 #   - POSTGRES_PASSWORD_FILE, POSTGRES_USER_FILE, POSTGRES_DB_FILE, POSTGRES_INITDB_ARGS_FILE read
 #     the value from a file (Docker secrets);
+#   - `docker run --user <uid>` with a uid unknown to /etc/passwd: nss_wrapper lets initdb run;
 #   - any other command runs as given: `docker run --rm IMAGE pg_restore --version`.
 #
 # The password never appears on a command line: initdb reads it from a pipe (--pwfile=<(...)).
@@ -101,12 +102,37 @@ docker_verify_minimum_env() {
 }
 
 docker_init_database_dir() {
+	# initdb wants the current user in /etc/passwd: for `docker run --user <uid>` with an unknown
+	# uid, nss_wrapper (package libnss-wrapper) fakes an entry, as in the official image.
+	local uid
+	uid="$(id -u)"
+	if ! getent passwd "$uid" > /dev/null 2>&1; then
+		local wrapper
+		for wrapper in {/usr,}/lib{/*,}/libnss_wrapper.so; do
+			if [ -s "$wrapper" ]; then
+				NSS_WRAPPER_PASSWD="$(mktemp)"
+				NSS_WRAPPER_GROUP="$(mktemp)"
+				export LD_PRELOAD="$wrapper" NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+				local gid
+				gid="$(id -g)"
+				printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$uid" "$gid" "$PGDATA" > "$NSS_WRAPPER_PASSWD"
+				printf 'postgres:x:%s:\n' "$gid" > "$NSS_WRAPPER_GROUP"
+				break
+			fi
+		done
+	fi
+
 	if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
 		set -- --waldir "$POSTGRES_INITDB_WALDIR" "$@"
 	fi
 	# eval: POSTGRES_INITDB_ARGS may hold quoted words, as in the official image.
 	# The password goes through a pipe, never onto a command line.
 	eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\n" "$POSTGRES_PASSWORD") '"$POSTGRES_INITDB_ARGS"' "$@"'
+
+	if [[ "${LD_PRELOAD:-}" == */libnss_wrapper.so ]]; then
+		rm -f "$NSS_WRAPPER_PASSWD" "$NSS_WRAPPER_GROUP"
+		unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+	fi
 }
 
 # Host connections (TCP from outside the container) need a password (scram-sha-256, the

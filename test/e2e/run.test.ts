@@ -153,10 +153,10 @@ describe('firedrill run', () => {
     expect(await backupDirectories('orders')).toEqual([]);
   });
 
-  it('refuses, before dumping anything, a pg_dump older than the source server', async () => {
+  it('refuses, before dumping anything, a pg_dump older than the source server with backup.tool: host', async () => {
     // A pg_dump that claims to be 12.0: the preflight must stop before it is ever run for a dump.
     await fakePgDump(join(context.workspace.directory, 'old-bin'), () => 'echo ran >> "$0.log"; exit 1', '12.0');
-    await context.workspace.writeFile('drills/orders.yaml', drillFile({ backup: '{ binDir: ./old-bin }' }));
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ backup: '{ binDir: ./old-bin, tool: host }' }));
 
     const result = await context.workspace.run(['run', 'orders', '--json']);
     expect(result.code).toBe(2);
@@ -164,7 +164,7 @@ describe('firedrill run', () => {
     expect(report.error).toMatchObject({ kind: 'backup', phase: 'backup.tool' });
     expect(report.error?.message).toMatch(/^pg_dump 12\.0 \(\/\S+\/old-bin\/pg_dump\) is older than the source server postgres:\/\/postgres@127\.0\.0\.1:\d+\/shop \(PostgreSQL 15/);
     expect(report.error?.message).toContain('Install the PostgreSQL 15 client tools');
-    expect(report.error?.message).toContain('backup.binDir in drills/orders.yaml');
+    expect(report.error?.message).toContain('set backup.binDir, or let pg_dump run in a container (backup.tool: auto) in drills/orders.yaml');
     expect(await listFiles(join(context.workspace.directory, 'old-bin'))).toEqual([join(context.workspace.directory, 'old-bin/pg_dump')]);
     expect(await backupDirectories('orders')).toEqual([]);
   });

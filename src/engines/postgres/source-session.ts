@@ -9,7 +9,16 @@ import type pg from 'pg';
  * bounded by backup.lockWaitTimeout instead.
  */
 export async function prepareSourceSession(client: pg.Client, options: { lockWaitTimeoutMs: number }): Promise<void> {
-  await client.query('set statement_timeout = 0');
+  // The SET itself runs under the inherited timeout: one of a few milliseconds can cancel it on a busy server.
+  // Startup options would avoid that, but connection poolers such as PgBouncer reject them.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query('set statement_timeout = 0');
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '57014' || attempt >= 5) throw error;
+    }
+  }
   await client.query('set idle_in_transaction_session_timeout = 0');
   // transaction_timeout exists from PostgreSQL 17 on; set_config on an unknown name would fail.
   await client.query(`select set_config('transaction_timeout', '0', false) where current_setting('server_version_num')::int >= 170000`);

@@ -22,7 +22,7 @@ describe('loadDrills', () => {
       name: 'orders',
       file: 'drills/orders.yaml',
       backup: { repository: 'local', jobs: 1, lockWaitTimeout: 600_000 },
-      restore: { sandbox: 'local', privileges: 'restore' },
+      restore: { sandbox: 'auto', privileges: 'restore' },
       checks: [{ name: 'orders exist', type: 'sql', timeout: 60_000, expect: { min: 1 } }],
     });
   });

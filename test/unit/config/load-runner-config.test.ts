@@ -22,7 +22,7 @@ describe('loadRunnerConfig', () => {
       file: undefined,
       cwd: folder.directory,
       repositories: { local: { type: 'local', path: './var/backups' } },
-      defaults: { repository: 'local', sandbox: 'local' },
+      defaults: { repository: 'local', sandbox: 'auto' },
       reportsDirectory: join(folder.directory, 'var/reports'),
       logLevel: undefined,
     });
