@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import pg from 'pg';
 import { drillFile, fakePgDump, createSourceDatabase } from '../support/source-database.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
+import { waitFor } from '../support/wait.ts';
 import { SANDBOX_IMAGE, describeWithDocker } from '../support/docker.ts';
 import { dockerClient, listFiredrillContainers } from '../../src/docker/docker-client.ts';
 import type { Report } from '../../src/report/report.ts';
@@ -12,13 +13,6 @@ import type { Report } from '../../src/report/report.ts';
 const context = useSourceDatabase();
 const DOCKER_RESTORE = '{ sandbox: docker, jobs: 2 }';
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function containersOf(pid: number | undefined) {
   return (await listFiredrillContainers(await dockerClient())).filter((container) => container.owner.pid === pid);
@@ -112,12 +106,19 @@ describeWithDocker('the docker sandbox', () => {
 
   it.each(['SIGTERM', 'SIGINT'] as const)('removes the container and reports the run aborted when %s arrives mid-restore', async (signal) => {
     await context.workspace.writeFile('drills/orders.yaml', drillFile({ restore: '{ sandbox: docker, prepare: "select pg_sleep(60)" }' }));
-    const running = context.workspace.start(['run', 'orders', '--json']);
-    await waitFor(async () => (await containersOf(running.child.pid)).length > 0, 'the sandbox container');
+    const running = context.workspace.start(['--log-level', 'info', 'run', 'orders', '--json']);
+    let stderr = '';
+    running.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // restore.prepare sleeps: the signal arrives while the restore runs inside the started container.
+    await waitFor(() => stderr.includes('"msg":"restore.sandbox done"'), 'the sandbox to start', 60_000);
+    expect(await containersOf(running.child.pid)).toHaveLength(1);
+    const signalledAt = Date.now();
     running.child.kill(signal);
     const result = await running.result;
     expect(result.code).toBe(2);
     expect((JSON.parse(result.stdout) as Report).status).toBe('aborted');
+    // At once: the running prepare statement is cancelled, not waited for.
+    expect(Date.now() - signalledAt).toBeLessThan(15_000);
     expect(await containersOf(running.child.pid)).toEqual([]);
   });
 
@@ -126,7 +127,7 @@ describeWithDocker('the docker sandbox', () => {
     const running = context.workspace.start(['--log-level', 'info', 'run', 'orders']);
     let stderr = '';
     running.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => stderr.includes('"msg":"restore.sandbox done"'), 'the sandbox to start');
+    await waitFor(() => stderr.includes('"msg":"restore.sandbox done"'), 'the sandbox to start', 60_000);
     running.child.kill('SIGKILL');
     await running.result;
     const [left] = await containersOf(running.child.pid);

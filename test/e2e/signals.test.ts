@@ -7,6 +7,7 @@ import type { Report } from '../../src/report/report.ts';
 import pg from 'pg';
 import { clientConfig } from '../../src/engines/postgres/postgres-connection.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Interrupted runs clean up: the sandbox server is stopped and its directory deleted, whatever the signal. */
 
@@ -15,13 +16,6 @@ const context = useSourceDatabase();
 
 const SLOW_CHECK = '  - { name: slow, type: sql, query: "select pg_sleep(60) is not null", timeout: 2m }';
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('a run interrupted by %s while a check runs', (signal) => {
   it('stops the sandbox, removes it, reports the run as aborted and exits 2', async () => {

@@ -4,6 +4,7 @@ import type { TargetRecord } from '../../repository/manifest.ts';
 import { AbortedError, RestoreError, SandboxError, errorMessage } from '../../errors.ts';
 import { ChildProcessError } from '../../pipeline/child-process.ts';
 import { connect, disconnect } from './session.ts';
+import { onAbort } from '../../abort.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
 import { quoteIdentifier, quoteLiteral } from './sql.ts';
 
@@ -23,7 +24,14 @@ export async function restorePostgres(
   options: RestoreOptions,
 ): Promise<RestoredTarget> {
   const database = metadata.source.database;
-  await context.phase('restore.prepare', () => prepareDatabase(sandbox, database, metadata, options.prepare));
+  await context.phase('restore.prepare', async () => {
+    try {
+      await prepareDatabase(sandbox, database, metadata, options.prepare, context.signal);
+    } catch (error) {
+      if (context.signal.aborted) throw new AbortedError();
+      throw error;
+    }
+  });
   // No tablespaces: the sandbox has none of the source's, and where data lives on disk is not what a drill verifies.
   const args = ['--exit-on-error', '--no-password', '--no-tablespaces', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
   if (options.privileges === 'skip') args.push('--no-owner', '--no-privileges');
@@ -50,10 +58,27 @@ async function stageArchive(sandbox: StartedSandbox, path: string, signal: Abort
   }
 }
 
-async function prepareDatabase(sandbox: StartedSandbox, database: string, metadata: PostgresMetadata, prepare: RestoreOptions['prepare']): Promise<void> {
+async function prepareDatabase(
+  sandbox: StartedSandbox,
+  database: string,
+  metadata: PostgresMetadata,
+  prepare: RestoreOptions['prepare'],
+  signal: AbortSignal,
+): Promise<void> {
   const inventory = metadata.fingerprint.inventory;
   let admin: pg.Client | undefined;
   let restored: pg.Client | undefined;
+  // A stop cancels what runs now (restore.prepare may run anything, for any time) and closes both sessions.
+  const closing = new Map<pg.Client, Promise<void>>();
+  const close = (client: pg.Client, name: string, cancel: boolean): Promise<void> => {
+    const closed = closing.get(client) ?? disconnect(client, sandbox.connection(name), { cancel });
+    closing.set(client, closed);
+    return closed;
+  };
+  const stopOnAbort = onAbort(signal, () => {
+    if (restored) void close(restored, database, true);
+    if (admin) void close(admin, 'template1', true);
+  });
   try {
     admin = await connect(sandbox.connection('template1'));
     const available = new Set((await admin.query<{ name: string }>('select quote_ident(name) as name from pg_available_extensions')).rows.map((row) => row.name));
@@ -88,8 +113,9 @@ async function prepareDatabase(sandbox: StartedSandbox, database: string, metada
     if (error instanceof SandboxError) throw error;
     throw new SandboxError(`cannot prepare database "${database}" in ${sandbox.description}: ${errorMessage(error)}`, { cause: error });
   } finally {
-    if (restored) await disconnect(restored, sandbox.connection(database), { cancel: false });
-    if (admin) await disconnect(admin, sandbox.connection('template1'), { cancel: false });
+    stopOnAbort();
+    if (restored) await close(restored, database, false);
+    if (admin) await close(admin, 'template1', false);
   }
 }
 
