@@ -78,7 +78,13 @@ export class DockerSandbox implements Sandbox {
   async start(context: RunContext, requirements: SandboxRequirements, options: SandboxStartOptions = {}): Promise<StartedSandbox> {
     const client = await dockerClient();
     // Debris of crashed runs on this machine goes first; live runs and kept sandboxes are left alone.
-    await reapLeftoverContainers(client, context.logger, { graceMs: 0, olderThanMs: 7 * 24 * 3_600_000 });
+    // A cleanup that fails (a container stuck in removal) must not stop this run: it is logged, and `firedrill cleanup` retries.
+    try {
+      const { problems } = await reapLeftoverContainers(client, context.logger, { graceMs: 0, olderThanMs: 7 * 24 * 3_600_000 });
+      for (const problem of problems) context.logger.warn(problem);
+    } catch (error) {
+      context.logger.warn({ err: errorMessage(error) }, 'could not look for leftover containers');
+    }
     const image = (options.image ?? this.#config.image).replaceAll('{major}', String(requirements.minimumServerMajor));
     const password = Secret.fromValue(randomBytes(24).toString('base64url'), `docker sandbox "${this.name}" superuser password`);
     const user = this.#config.user;
