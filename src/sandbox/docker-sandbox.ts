@@ -5,8 +5,6 @@ import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { z } from 'zod';
 import type Dockerode from 'dockerode';
 import { ImageName, PullPolicy, type BoundPorts, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -15,9 +13,9 @@ import { SandboxError, errorMessage } from '../errors.ts';
 import { throwIfAborted } from '../abort.ts';
 import { timeoutSchema } from '../config/common.ts';
 import { Secret } from '../secret.ts';
-import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
-import { majorFromVersionNumber } from '../engines/postgres/postgres-tools.ts';
+import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import { THROWAWAY_SETTINGS } from './local-cluster.ts';
+import { waitUntilAnswering } from './server-readiness.ts';
 import { OwnWaitStrategy, ReportingContainer, dockerClient, firedrillLabels, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
 import { demultiplex, execInContainer } from '../docker/docker-exec.ts';
 
@@ -91,6 +89,7 @@ export class DockerSandbox implements Sandbox {
     const settings = { ...THROWAWAY_SETTINGS, ...this.#config.settings };
     const command = ['postgres', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${String(value)}`]), ...(this.#config.args ?? [])];
 
+    const probe = new SqlProbe(user, password, context.signal);
     let containerId: string | undefined;
     const removal = context.releasers.add(`sandbox container (${image})`, async () => {
       if (containerId) await removeContainer(client, containerId);
@@ -107,7 +106,7 @@ export class DockerSandbox implements Sandbox {
       .withPullPolicy(pullPolicy(this.#config.pull))
       .withAutoCleanup(false)
       .withStartupTimeout(this.#config.startTimeout)
-      .withWaitStrategy(new SqlProbe(user, password, context.signal));
+      .withWaitStrategy(probe);
 
     let started: StartedTestContainer;
     try {
@@ -126,7 +125,7 @@ export class DockerSandbox implements Sandbox {
       password,
       connectTimeoutMs: 10_000,
     });
-    const serverVersion = await readServerVersion(connection('postgres'));
+    const serverVersion = probe.server as { version: string; major: number };
     if (serverVersion.major < requirements.minimumServerMajor) {
       await removal.release();
       throw new SandboxError(
@@ -177,15 +176,16 @@ class SandboxContainer extends ReportingContainer {
 }
 
 /**
- * Ready means a real SQL query succeeds over the published port. The official
- * image's entrypoint first runs a temporary server for its init scripts (and
- * logs "ready to accept connections" for it too), but that one listens on a
- * Unix socket only; a query over TCP reaches the final server alone.
+ * testcontainers' wait step, done by firedrill's own probe: a query over the
+ * published port (which only the final server answers; the official image's
+ * temporary init server listens on a Unix socket). Keeps the server version
+ * it read.
  */
 class SqlProbe extends OwnWaitStrategy {
   readonly #user: string;
   readonly #password: Secret;
   readonly #signal: AbortSignal;
+  server: { version: string; major: number } | undefined;
 
   constructor(user: string, password: Secret, signal: AbortSignal) {
     super();
@@ -195,33 +195,23 @@ class SqlProbe extends OwnWaitStrategy {
   }
 
   async waitUntilReady(container: Dockerode.Container, boundPorts: BoundPorts): Promise<void> {
-    const port = boundPorts.getBinding(POSTGRES_PORT);
-    const deadline = Date.now() + this.startupTimeoutMs;
-    const connection: PostgresConnection = { host: '127.0.0.1', port, database: 'postgres', user: this.#user, password: this.#password, connectTimeoutMs: 5_000 };
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      throwIfAborted(this.#signal);
-      const client = new pg.Client(clientConfig(connection));
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        await client.query('select 1');
-        return;
-      } catch (error) {
-        lastError = error;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-      const state = (await container.inspect()).State;
-      if (!state.Running) {
-        throw new SandboxError(`the container exited (status ${state.ExitCode}) before PostgreSQL accepted connections; its log ends with:\n${await logTail(container)}`);
-      }
-      await sleep(200);
-    }
-    throw new SandboxError(
-      `PostgreSQL in the container did not accept connections within ${Math.round(this.startupTimeoutMs / 1000)}s ` +
-        `(last error: ${errorMessage(lastError)}); its log ends with:\n${await logTail(container)}`,
-    );
+    const connection: PostgresConnection = {
+      host: '127.0.0.1',
+      port: boundPorts.getBinding(POSTGRES_PORT),
+      database: 'postgres',
+      user: this.#user,
+      password: this.#password,
+      connectTimeoutMs: 5_000,
+    };
+    this.server = await waitUntilAnswering(connection, {
+      timeoutMs: this.startupTimeoutMs,
+      signal: this.#signal,
+      whyGone: async () => {
+        const state = (await container.inspect()).State;
+        return state.Running ? undefined : `the container exited (status ${state.ExitCode}) before PostgreSQL accepted connections`;
+      },
+      lastWords: async () => `its log ends with:\n${await logTail(container)}`,
+    });
   }
 }
 
@@ -248,23 +238,6 @@ async function explainStartFailure(error: unknown, image: string, client: Contai
     );
   }
   return new SandboxError(`sandbox "${sandboxName}": the container (${image}) did not start: ${message}`, { cause: error });
-}
-
-async function readServerVersion(connection: PostgresConnection): Promise<{ version: string; major: number }> {
-  const client = new pg.Client(clientConfig(connection));
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const result = await client.query<{ version: string; number: string }>(
-      "select current_setting('server_version') as version, current_setting('server_version_num') as number",
-    );
-    const row = result.rows[0] as { version: string; number: string };
-    return { version: row.version.split(' ')[0] as string, major: majorFromVersionNumber(Number(row.number)) };
-  } catch (error) {
-    throw new SandboxError(`cannot query the sandbox container's server: ${errorMessage(error)}`, { cause: error });
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /**

@@ -3,16 +3,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { Releasers } from '../drill/releasers.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
 import { throwIfAborted } from '../abort.ts';
 import { spawnChild, type ChildProcessHandle } from '../pipeline/child-process.ts';
-import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import type { Secret } from '../secret.ts';
 import type { UnixUser } from './unix-user.ts';
 import { keepMarker } from '../pipeline/owner-marker.ts';
+import { waitUntilAnswering } from './server-readiness.ts';
 
 /**
  * An ephemeral PostgreSQL cluster: initdb into a fresh temp dir, start the
@@ -114,7 +114,17 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       const server = await spawnServer(options, dataDirectory, socketDirectory, port, logPath);
       const stopServer = own.add(`PostgreSQL server (pid ${server.process.pid})`, () => shutdown(server));
       try {
-        serverVersion = await waitUntilReady(server, connection('postgres'), options.startTimeoutMs ?? 60_000, logPath, options.signal);
+        let exited = false;
+        server.succeeded.then(
+          () => (exited = true),
+          () => (exited = true),
+        );
+        ({ version: serverVersion } = await waitUntilAnswering(connection('postgres'), {
+          timeoutMs: options.startTimeoutMs ?? 60_000,
+          signal: options.signal,
+          whyGone: () => Promise.resolve(exited ? 'PostgreSQL exited while starting' : undefined),
+          lastWords: async () => `its log (${logPath}) ends with:\n${await logTail(logPath)}`,
+        }));
         break;
       } catch (error) {
         const portTaken = /could not bind|Address already in use/i.test(await logTail(logPath));
@@ -170,43 +180,6 @@ async function initdb(options: LocalClusterOptions, directory: string, dataDirec
   } finally {
     if (passwordFile) await rm(passwordFile, { force: true });
   }
-}
-
-async function waitUntilReady(
-  server: ChildProcessHandle,
-  connection: PostgresConnection,
-  timeoutMs: number,
-  logPath: string,
-  signal: AbortSignal | undefined,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  server.succeeded.then(
-    () => (exited = true),
-    () => (exited = true),
-  );
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    throwIfAborted(signal);
-    if (exited) {
-      throw new SandboxError(`PostgreSQL exited while starting; its log (${logPath}) ends with:\n${await logTail(logPath)}`);
-    }
-    const client = new pg.Client(clientConfig(connection));
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const result = await client.query<{ server_version: string }>('show server_version');
-      return result.rows[0]?.server_version ?? 'unknown';
-    } catch (error) {
-      lastError = error;
-      await sleep(100);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-  throw new SandboxError(
-    `PostgreSQL did not accept connections within ${Math.round(timeoutMs / 1000)}s (last error: ${errorMessage(lastError)}); its log ends with:\n${await logTail(logPath)}`,
-  );
 }
 
 /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL: a throwaway server is never waited on for long. */
