@@ -1,4 +1,4 @@
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Dockerode from 'dockerode';
 import { ChildProcessError } from '../pipeline/child-process.ts';
@@ -27,13 +27,13 @@ const STDERR_TAIL_BYTES = 16 * 1024;
 export function execInContainer(
   container: Dockerode.Container,
   command: string[],
-  options: { label: string; env?: Record<string, string>; stdin?: Readable; signal?: AbortSignal; user?: string },
+  options: { label: string; env?: Record<string, string>; stdin?: Readable; signal?: AbortSignal },
 ): ContainerProcess {
   const label = options.label;
   const stdout = new PassThrough();
   let stderr = '';
   const demultiplexer = new Demultiplexer((chunk) => (stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES)));
-  let stream: NodeJS.ReadWriteStream | undefined;
+  let stream: Duplex | undefined;
   let killed = false;
 
   const run = async (): Promise<void> => {
@@ -44,18 +44,24 @@ export function execInContainer(
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
-      ...(options.user ? { User: options.user } : {}),
     });
     const attached = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
     stream = attached;
-    if (killed) attached.end();
+    if (killed) stream.destroy();
     // Our own demultiplexer, not docker-modem's: that one ignores backpressure and would hold a dump in memory.
-    const output = pipeline(attached as unknown as NodeJS.ReadableStream, demultiplexer, stdout, { end: false });
+    const output = pipeline(stream, demultiplexer, stdout, { end: false });
     // Closing our end of stdin (a half-close) is what tells the program its input is complete.
-    const input = options.stdin ? pipeline(options.stdin, attached as unknown as NodeJS.WritableStream, { end: true }) : Promise.resolve();
-    await Promise.all([input, output]);
+    const input = options.stdin ? pipeline(options.stdin, stream) : Promise.resolve();
+    try {
+      await Promise.all([input, output]);
+    } catch (error) {
+      // A stream destroyed by kill() ends prematurely: that is the kill, not a failure of its own.
+      if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
+      throw error;
+    }
     const exitCode = await exitCodeOf(exec);
     if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
+    if (exitCode === undefined) throw new Error(`${label}: the Docker engine reported no exit status for it`);
     if (exitCode !== 0) throw new ChildProcessError(label, exitCode, null, stderr);
   };
 
@@ -63,7 +69,7 @@ export function execInContainer(
   succeeded.catch(() => undefined);
   const kill = async (): Promise<void> => {
     killed = true;
-    (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    stream?.destroy();
     await succeeded.catch(() => undefined);
   };
   const stopOnAbort = onAbort(options.signal, () => void kill());
@@ -72,13 +78,13 @@ export function execInContainer(
 }
 
 /** The exit code, once the engine has recorded it (it may lag the end of the stream by a moment). */
-async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
+async function exitCodeOf(exec: Dockerode.Exec): Promise<number | undefined> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null) return info.ExitCode;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return null;
+  return undefined;
 }
 
 /**

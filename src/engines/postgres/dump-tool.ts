@@ -90,8 +90,9 @@ async function containerTool(
     const chunks: Buffer[] = [];
     versionRun.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     await versionRun.succeeded;
-    const parsed = parseToolVersion(Buffer.concat(chunks).toString('utf8'));
-    if (!parsed) throw new BackupError(`image ${image} has no usable pg_dump (\`pg_dump --version\` said: ${Buffer.concat(chunks).toString('utf8').trim() || 'nothing'})`);
+    const said = Buffer.concat(chunks).toString('utf8');
+    const parsed = parseToolVersion(said);
+    if (!parsed) throw new BackupError(`image ${image} has no usable pg_dump (\`pg_dump --version\` said: ${said.trim() || 'nothing'})`);
     if (parsed.major < server.major) {
       throw new BackupError(
         `image ${image} has pg_dump ${parsed.version}, older than the source server ${where} (PostgreSQL ${server.version}); set backup.image to an image of major ${server.major} or newer in ${target.configuredIn}`,
