@@ -59,6 +59,13 @@ export const runnerConfigSchema = z
       if (wanted === undefined && repositories.length > 1 && !repositories.includes('local')) {
         context.addIssue({ code: 'custom', path: ['defaults', 'repository'], message: `is required when there are several repositories (${repositories.join(', ')})` });
       }
+      // A built-in name configured anew keeps its type: `auto` chooses between the sandboxes named docker and local.
+      for (const [name, sandboxConfig] of Object.entries(typeof config.sandboxes === 'object' ? config.sandboxes : {})) {
+        const type = (sandboxConfig as { type?: unknown } | undefined)?.type;
+        if (name in BUILT_IN_SANDBOXES && typeof type === 'string' && type !== name) {
+          context.addIssue({ code: 'custom', path: ['sandboxes', name, 'type'], message: `must be "${name}" for the built-in sandbox "${name}"; give a sandbox of type ${type} another name` });
+        }
+      }
       const sandboxes = [...new Set([...Object.keys(BUILT_IN_SANDBOXES), ...Object.keys(typeof config.sandboxes === 'object' ? config.sandboxes : {})])];
       const sandbox = (config.defaults as { sandbox?: unknown } | undefined)?.sandbox;
       if (typeof sandbox === 'string' && !sandboxes.includes(sandbox)) {

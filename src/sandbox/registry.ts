@@ -21,8 +21,9 @@ const factories: { [Type in SandboxConfig['type']]: (name: string, config: Extra
   local: (name, config, environment) => new LocalSandbox(name, config, environment),
   auto: (name, _config, environment) =>
     new AutoSandbox(name, {
-      docker: () => createSandbox('docker', environment.sandboxes['docker'] ?? BUILT_IN_SANDBOXES['docker'] as SandboxConfig, environment),
-      local: () => createSandbox('local', environment.sandboxes['local'] ?? BUILT_IN_SANDBOXES['local'] as SandboxConfig, environment),
+      // The runner's sandboxes always hold these two (built in, or configured by that name with that type).
+      docker: () => createSandbox('docker', environment.sandboxes['docker'] as SandboxConfig, environment),
+      local: () => createSandbox('local', environment.sandboxes['local'] as SandboxConfig, environment),
     }),
 };
 

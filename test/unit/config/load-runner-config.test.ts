@@ -79,4 +79,18 @@ describe('loadRunnerConfig', () => {
       problems: [{ file: 'config/firedrill.yaml', path: 'defaults.repository', message: 'names "nowhere", which is not in repositories (local)' }],
     });
   });
+
+  it('keeps the type of a built-in sandbox configured anew, so auto always chooses between docker and local', async () => {
+    await folder.write('config/firedrill.yaml', 'sandboxes:\n  docker: { type: auto }\n  local: { type: local, startTimeout: 2m }\n');
+
+    await expect(loadRunnerConfig(undefined, { cwd: folder.directory, env: {} })).rejects.toMatchObject({
+      problems: [
+        {
+          file: 'config/firedrill.yaml',
+          path: 'sandboxes.docker.type',
+          message: 'must be "docker" for the built-in sandbox "docker"; give a sandbox of type auto another name',
+        },
+      ],
+    });
+  });
 });
