@@ -149,8 +149,6 @@ export interface SandboxRequirements {
 export interface SandboxStartOptions {
   /** An image for container sandboxes (a drill's `restore.image`), overriding the sandbox's own. */
   image?: string | undefined;
-  /** Started for `firedrill restore --keep`: marked so that cleanup of leftovers never removes it. */
-  keep?: boolean | undefined;
 }
 
 export interface Sandbox {
@@ -183,10 +181,11 @@ export interface StartedSandbox {
    */
   runTool(tool: 'pg_restore', args: string[], options: { database: string; signal: AbortSignal; releasers: Releasers }): Promise<void>;
   /**
-   * Leaves the sandbox running when the run ends (`firedrill restore --keep`).
-   * Absent where a sandbox cannot outlive firedrill (a local cluster is its child process).
+   * Leaves the sandbox running when the run ends (`firedrill restore --keep`),
+   * marked so that cleanup of leftovers never removes it. Absent where a
+   * sandbox cannot outlive firedrill (a local cluster is its child process).
    */
-  keep?(): void;
+  keep?(): Promise<void>;
   /** Stops the server and deletes everything it wrote. Idempotent. */
   stop(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { GenericContainer, getContainerRuntimeClient, type ContainerRuntimeClien
 import type { Releasers } from '../drill/releasers.ts';
 import type { Logger } from '../logger.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
-import { currentOwner, ownerIsGone, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { currentOwner, ownerState, type OwnerMarker } from '../pipeline/owner-marker.ts';
 
 /**
  * firedrill's access to a Docker engine, found the way testcontainers finds
@@ -23,13 +23,19 @@ export const LABELS = {
   /** JSON of the owning process (pid, hostname, machine and boot ids): tells debris from work in progress. */
   owner: 'io.firedrill.owner',
   created: 'io.firedrill.created',
-  /** `true` on sandboxes kept up on purpose (`firedrill restore --keep`): only `firedrill sandbox rm` removes them. */
-  keep: 'io.firedrill.keep',
 } as const;
+
+/**
+ * The name of a sandbox kept up on purpose (`firedrill restore --keep`). Labels
+ * cannot change after creation, and a sandbox only counts as kept once its
+ * restore has succeeded: so it is renamed then. A `--keep` restore that dies
+ * half-way leaves an ordinary leftover, which cleanup removes.
+ */
+export const KEPT_NAME_PREFIX = 'firedrill-kept-';
 
 export type ContainerRole = 'sandbox' | 'pg_dump';
 
-export async function firedrillLabels(options: { runId: string; drill: string; role: ContainerRole; keep?: boolean }): Promise<Record<string, string>> {
+export async function firedrillLabels(options: { runId: string; drill: string; role: ContainerRole }): Promise<Record<string, string>> {
   const { pid, hostname, machineId, bootId } = await currentOwner();
   return {
     [LABELS.run]: options.runId,
@@ -37,14 +43,13 @@ export async function firedrillLabels(options: { runId: string; drill: string; r
     [LABELS.role]: options.role,
     [LABELS.owner]: JSON.stringify({ pid, hostname, machineId, bootId }),
     [LABELS.created]: new Date().toISOString(),
-    ...(options.keep ? { [LABELS.keep]: 'true' } : {}),
   };
 }
 
 const REACHABLE_TIMEOUT_MS = 5_000;
 
-/** The Docker engine, or a SandboxError that says how to get one. */
-export async function dockerClient(): Promise<ContainerRuntimeClient> {
+/** The Docker engine, or a SandboxError that says how to get one; `otherwise` is what the caller can do without Docker. */
+export async function dockerClient(otherwise = 'or restore into a local cluster with `sandbox: local`'): Promise<ContainerRuntimeClient> {
   // Set before testcontainers reads it: firedrill never starts Ryuk (see above), whatever the caller's environment says.
   process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
   try {
@@ -52,7 +57,7 @@ export async function dockerClient(): Promise<ContainerRuntimeClient> {
   } catch (error) {
     throw new SandboxError(
       `no Docker engine is reachable (${errorMessage(error)}). Start Docker (e.g. \`dockerd\` or \`systemctl start docker\`), ` +
-        'set DOCKER_HOST, or restore into a local cluster with `sandbox: local`',
+        `set DOCKER_HOST, ${otherwise}`,
       { cause: error },
     );
   }
@@ -106,7 +111,7 @@ export async function listFiredrillContainers(client: ContainerRuntimeClient): P
       runId: labels[LABELS.run] ?? '',
       drill: labels[LABELS.drill] ?? '',
       createdAt: Number.isNaN(created.getTime()) ? new Date(info.Created * 1000) : created,
-      kept: labels[LABELS.keep] === 'true',
+      kept: (info.Names[0] ?? '').replace(/^\//, '').startsWith(KEPT_NAME_PREFIX),
       owner,
       ports,
     };
@@ -121,23 +126,26 @@ export async function removeContainer(client: ContainerRuntimeClient, id: string
     const status = (error as { statusCode?: number }).statusCode;
     // 404: already gone. 409: removal already in progress (another cleanup, or AutoRemove).
     if (status === 404) return;
-    if (status === 409) {
-      await waitUntilGone(client.container.dockerode.getContainer(id));
-      return;
-    }
+    if (status === 409 && (await goneWithin(client.container.dockerode.getContainer(id), 30_000))) return;
     throw error;
   }
 }
 
-async function waitUntilGone(container: Dockerode.Container): Promise<void> {
-  for (let waited = 0; waited < 30_000; waited += 200) {
+/** Marks a started sandbox as kept (see KEPT_NAME_PREFIX). */
+export async function keepContainer(client: ContainerRuntimeClient, id: string): Promise<void> {
+  await client.container.dockerode.getContainer(id).rename({ name: `${KEPT_NAME_PREFIX}${id.slice(0, 12)}` });
+}
+
+async function goneWithin(container: Dockerode.Container, timeoutMs: number): Promise<boolean> {
+  for (let waited = 0; waited < timeoutMs; waited += 200) {
     try {
       await container.inspect();
     } catch {
-      return;
+      return true;
     }
     await sleep(200);
   }
+  return false;
 }
 
 export interface LeftoverDecision {
@@ -148,27 +156,27 @@ export interface LeftoverDecision {
 
 /**
  * Which firedrill containers are leftovers. A container whose owner ran on
- * this machine and is gone is removed at once (after `graceMs`); one whose
- * owner cannot be judged from here (another machine sharing the engine) only
- * after `olderThanMs`. Kept sandboxes are never leftovers: only `sandbox rm`
+ * this machine and is gone is one at once; one whose owner runs here is
+ * never one, however long its drill takes; one whose owner cannot be judged
+ * from here (another machine sharing the engine) is one once older than
+ * `olderThanMs`. Kept sandboxes are never leftovers: only `sandbox rm`
  * removes them.
  */
-export async function judgeLeftovers(
-  containers: FiredrillContainer[],
-  options: { graceMs: number; olderThanMs: number; now?: Date },
-): Promise<LeftoverDecision[]> {
+export async function judgeLeftovers(containers: FiredrillContainer[], options: { olderThanMs: number; now?: Date }): Promise<LeftoverDecision[]> {
   const now = (options.now ?? new Date()).getTime();
   const decisions: LeftoverDecision[] = [];
   for (const container of containers) {
-    const ageMs = now - container.createdAt.getTime();
+    const owner = await ownerState(container.owner);
     if (container.kept) {
       decisions.push({ container, remove: false, reason: 'kept on purpose (firedrill restore --keep); remove it with `firedrill sandbox rm`' });
-    } else if (ageMs >= options.graceMs && (await ownerIsGone(container.owner))) {
+    } else if (owner === 'gone') {
       decisions.push({ container, remove: true, reason: `its firedrill process (pid ${container.owner.pid}) is gone` });
-    } else if (ageMs >= options.olderThanMs) {
-      decisions.push({ container, remove: true, reason: `older than ${Math.round(options.olderThanMs / 60_000)} minutes` });
+    } else if (owner === 'alive') {
+      decisions.push({ container, remove: false, reason: `it belongs to a drill running here (${container.drill}, run ${container.runId})` });
+    } else if (now - container.createdAt.getTime() >= options.olderThanMs) {
+      decisions.push({ container, remove: true, reason: `started from another machine, and older than ${Math.round(options.olderThanMs / 60_000)} minutes` });
     } else {
-      decisions.push({ container, remove: false, reason: 'its firedrill process is still running, or runs elsewhere' });
+      decisions.push({ container, remove: false, reason: `started from another machine (${container.owner.hostname ?? 'unknown'}), which may still use it` });
     }
   }
   return decisions;
@@ -178,7 +186,7 @@ export async function judgeLeftovers(
 export async function reapLeftoverContainers(
   client: ContainerRuntimeClient,
   logger: Logger,
-  options: { graceMs: number; olderThanMs: number },
+  options: { olderThanMs: number },
 ): Promise<{ removed: FiredrillContainer[]; problems: string[] }> {
   const removed: FiredrillContainer[] = [];
   const problems: string[] = [];
@@ -209,8 +217,10 @@ export async function startToolContainer(options: {
   runId: string;
   drill: string;
   releasers: Releasers;
+  /** What the caller can do without Docker, for the message when no engine answers. */
+  otherwise: string;
 }): Promise<{ container: Dockerode.Container; id: string; release: () => Promise<void> }> {
-  const client = await dockerClient();
+  const client = await dockerClient(options.otherwise);
   let containerId: string | undefined;
   const removal = options.releasers.add(`pg_dump container (${options.image})`, async () => {
     if (containerId) await removeContainer(client, containerId);

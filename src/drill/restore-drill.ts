@@ -3,7 +3,6 @@ import type { DrillConfig, RunnerConfig } from '../config/load.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { repositoryFor } from '../repository/registry.ts';
 import { sandboxFor } from '../sandbox/registry.ts';
-import { onAbort } from '../abort.ts';
 import { DrillRunContext } from './run-context.ts';
 import { selectBackup } from './backup-step.ts';
 import { restoreBackup } from './restore-step.ts';
@@ -15,7 +14,7 @@ import { newId } from './ids.ts';
  * checks or a report. With `keep`, a sandbox that can outlive firedrill (a
  * container) is left running for hands-on recovery or investigation; one
  * that cannot (a local cluster, a child of this process) stays up until
- * `whileKept` returns (the CLI waits for Ctrl-C).
+ * `whileRunning` returns (the CLI waits for Ctrl-C).
  */
 
 export interface RestoredForUse {
@@ -40,17 +39,15 @@ export async function restoreDrillBackup(
   const started = performance.now();
   const runId = newId(new Date());
   const logger = options.logger.child({ drill: drill.name, runId });
-  const abort = new AbortController();
-  const stopForwarding = onAbort(options.signal, () => abort.abort(options.signal.reason));
-  const context = new DrillRunContext({ runId, drillName: drill.name, logger, signal: abort.signal, clock: () => new Date() });
+  const context = new DrillRunContext({ runId, drillName: drill.name, logger, signal: options.signal, clock: () => new Date() });
   try {
     const repository = repositoryFor(options.runner, drill);
     const sandbox = sandboxFor(options.runner, drill);
     const manifest = await context.phase('select-backup', () => selectBackup(drill, repository, options.backupId));
-    const result = await context.phase('restore', () => restoreBackup(context, drill, manifest, repository, sandbox, { keep: options.keep }));
+    const result = await context.phase('restore', () => restoreBackup(context, drill, manifest, repository, sandbox));
     const database = result.restored.connection.database;
     const kept = options.keep && result.sandbox.keep !== undefined;
-    if (kept) result.sandbox.keep?.();
+    if (kept) await result.sandbox.keep?.();
     const restored: RestoredForUse = {
       runId,
       manifest,
@@ -60,7 +57,6 @@ export async function restoreDrillBackup(
     await options.whileRunning?.(restored);
     return restored;
   } finally {
-    stopForwarding();
     await context.releasers.releaseAll();
   }
 }

@@ -29,7 +29,6 @@ export async function restoreBackup(
   manifest: Manifest,
   repository: Repository,
   sandbox: Sandbox,
-  options: { keep?: boolean } = {},
 ): Promise<RestoreResult> {
   const [target] = manifest.targets;
   if (!target) throw new RepositoryError(`backup ${manifest.backupId} records no targets`);
@@ -39,7 +38,7 @@ export async function restoreBackup(
   const fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
   const requirements = engine.sandboxRequirements(target);
   // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
-  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements, { image: drill.restore.image, keep: options.keep }));
+  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements, { image: drill.restore.image }));
   context.logger.info({ sandbox: started.description }, 'sandbox started');
   const restored = await engine.restore(context, target, fetched, started, {
     jobs: drill.restore.jobs,

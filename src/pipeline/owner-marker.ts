@@ -77,18 +77,26 @@ export async function readMarker(
 }
 
 /**
- * True only when the owner provably ran on this machine and is gone: same
- * hostname and machine id (or, where neither side has a machine id, the same
- * boot), and either the machine rebooted since or no process has that pid.
+ * What can be known of an owner from here. `gone`: it provably ran on this
+ * machine (same hostname and machine id, or, where neither side has a
+ * machine id, the same boot) and the machine rebooted since or no process has
+ * that pid. `alive`: it ran here and its pid still runs. `unknown`: it ran
+ * elsewhere (another machine sharing the directory or the Docker engine), or
+ * the marker says too little.
  */
-export async function ownerIsGone(marker: Partial<OwnerMarker>): Promise<boolean> {
+export async function ownerState(marker: Partial<OwnerMarker>): Promise<'gone' | 'alive' | 'unknown'> {
   const here = await currentOwner();
-  if (typeof marker.pid !== 'number' || marker.hostname !== here.hostname) return false;
+  if (typeof marker.pid !== 'number' || marker.hostname !== here.hostname) return 'unknown';
   const knownMachine = marker.machineId !== undefined && marker.machineId !== 'unknown' && marker.machineId === here.machineId;
   const sameBoot = marker.bootId !== undefined && marker.bootId !== 'unknown' && marker.bootId === here.bootId;
-  if (knownMachine && !sameBoot && marker.bootId !== undefined && marker.bootId !== 'unknown') return true;
-  if (!knownMachine && !(marker.machineId === 'unknown' && here.machineId === 'unknown' && sameBoot)) return false;
-  return !processExists(marker.pid);
+  if (knownMachine && !sameBoot && marker.bootId !== undefined && marker.bootId !== 'unknown') return 'gone';
+  if (!knownMachine && !(marker.machineId === 'unknown' && here.machineId === 'unknown' && sameBoot)) return 'unknown';
+  return processExists(marker.pid) ? 'alive' : 'gone';
+}
+
+/** True only when the owner provably ran on this machine and is gone (see ownerState). */
+export async function ownerIsGone(marker: Partial<OwnerMarker>): Promise<boolean> {
+  return (await ownerState(marker)) === 'gone';
 }
 
 export function processExists(pid: number): boolean {

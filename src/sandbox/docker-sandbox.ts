@@ -16,7 +16,7 @@ import { Secret } from '../secret.ts';
 import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import { THROWAWAY_SETTINGS } from './local-cluster.ts';
 import { waitUntilAnswering } from './server-readiness.ts';
-import { OwnWaitStrategy, ReportingContainer, dockerClient, firedrillLabels, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
+import { OwnWaitStrategy, ReportingContainer, dockerClient, firedrillLabels, keepContainer, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
 import { demultiplex, execInContainer } from '../docker/docker-exec.ts';
 
 export const dockerSandboxSchema = z
@@ -78,7 +78,7 @@ export class DockerSandbox implements Sandbox {
     // Debris of crashed runs on this machine goes first; live runs and kept sandboxes are left alone.
     // A cleanup that fails (a container stuck in removal) must not stop this run: it is logged, and `firedrill cleanup` retries.
     try {
-      const { problems } = await reapLeftoverContainers(client, context.logger, { graceMs: 0, olderThanMs: 7 * 24 * 3_600_000 });
+      const { problems } = await reapLeftoverContainers(client, context.logger, { olderThanMs: 7 * 24 * 3_600_000 });
       for (const problem of problems) context.logger.warn(problem);
     } catch (error) {
       context.logger.warn({ err: errorMessage(error) }, 'could not look for leftover containers');
@@ -98,7 +98,7 @@ export class DockerSandbox implements Sandbox {
       containerId = id;
       context.logger.debug({ container: id.slice(0, 12), image }, 'sandbox container created');
     })
-      .withLabels(await firedrillLabels({ runId: context.runId, drill: context.drillName, role: 'sandbox', keep: options.keep ?? false }))
+      .withLabels(await firedrillLabels({ runId: context.runId, drill: context.drillName, role: 'sandbox' }))
       .withEnvironment({ ...this.#config.env, POSTGRES_USER: user, POSTGRES_PASSWORD: password.reveal() })
       .withCommand(command)
       .withExposedPorts(POSTGRES_PORT)
@@ -135,6 +135,7 @@ export class DockerSandbox implements Sandbox {
     }
     const id = started.getId().slice(0, 12);
     const dockerContainer = client.container.getById(started.getId());
+    let stagedPath: string | undefined;
     const description = `docker container ${id} (${image}, PostgreSQL ${serverVersion.version})`;
     context.logger.info({ container: id, image, port }, 'sandbox container ready');
     return {
@@ -144,12 +145,17 @@ export class DockerSandbox implements Sandbox {
       connection,
       connectionUrl: (database) =>
         `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password.reveal())}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
-      stageFile: (path, signal) => copyIntoContainer(client, dockerContainer, path, signal),
+      stageFile: async (path, signal) => (stagedPath = await copyIntoContainer(client, dockerContainer, path, signal)),
       runTool: async (tool, args, toolOptions) => {
         const env = { PGHOST: '127.0.0.1', PGPORT: String(POSTGRES_PORT), PGUSER: user, PGPASSWORD: password.reveal(), PGDATABASE: toolOptions.database };
         await execInContainer(dockerContainer, [tool, ...args], { label: `${tool} in ${description}`, env, signal: toolOptions.signal }).succeeded;
       },
-      keep: () => removal.forget(),
+      keep: async () => {
+        // The archive's copy has done its work: a kept sandbox should not hold it for days.
+        await execInContainer(dockerContainer, ['rm', '-f', stagedPath ?? '/nonexistent'], { label: 'rm in the sandbox container' }).succeeded.catch(() => undefined);
+        await keepContainer(client, started.getId());
+        removal.forget();
+      },
       stop: () => removal.release(),
     };
   }

@@ -95,6 +95,8 @@ describeWithDocker('the docker sandbox', () => {
     const kept = (JSON.parse(listed.stdout) as { id: string; status: string; drill: string }[]).filter((container) => container.status === 'kept');
     const id = /sandbox rm ([0-9a-f]{12})/.exec(restored.stdout)?.[1];
     expect(kept.map((container) => container.id)).toContain(id);
+    const [keptContainer] = (await listFiredrillContainers(await dockerClient())).filter((container) => container.id === id);
+    expect(keptContainer?.name).toBe(`firedrill-kept-${id}`);
     // A kept sandbox is not a leftover: cleanup leaves it alone.
     expect((await context.workspace.run(['cleanup'])).stdout).toContain('containers: removed 0');
 
@@ -102,6 +104,18 @@ describeWithDocker('the docker sandbox', () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout).toContain(`removed ${id}`);
     expect((await listFiredrillContainers(await dockerClient())).map((container) => container.id)).not.toContain(id);
+  });
+
+  it('keeps nothing when a restore with --keep fails: the sandbox is removed like any other', async () => {
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ restore: DOCKER_RESTORE }));
+    expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
+    await context.workspace.writeFile('drills/orders.yaml', drillFile({ restore: '{ sandbox: docker, prepare: "select no_such_function()" }' }));
+
+    const restored = await context.workspace.run(['restore', 'orders', '--keep']);
+    expect(restored.code).toBe(2);
+    expect(restored.stderr).toContain('restore.prepare failed in docker container');
+    expect(restored.stdout).not.toContain('psql');
+    // The workspace's leftover check after this test asserts that no container of this run remains.
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('removes the container and reports the run aborted when %s arrives mid-restore', async (signal) => {

@@ -34,7 +34,7 @@ export async function cleanupCommand(flags: CleanupFlags, global: GlobalOptions,
 
   try {
     const client = await dockerClient();
-    const { removed, problems } = await reapLeftoverContainers(client, logger, { graceMs: 0, olderThanMs });
+    const { removed, problems } = await reapLeftoverContainers(client, logger, { olderThanMs });
     for (const container of removed) output.out(`removed container ${container.id} (${container.role} of drill ${container.drill}, run ${container.runId}, created ${container.createdAt.toISOString()})`);
     for (const problem of problems) output.err(`firedrill: ${problem}`);
     failed = problems.length > 0;

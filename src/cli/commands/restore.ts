@@ -3,6 +3,7 @@ import { formatTime } from '../output.ts';
 import { openSession, selectValidDrills, type GlobalOptions } from '../session.ts';
 import { restoreDrillBackup, type RestoredForUse } from '../../drill/restore-drill.ts';
 import { EXIT } from '../exit-codes.ts';
+import { onAbort } from '../../abort.ts';
 
 export interface RestoreFlags {
   backup?: string;
@@ -36,7 +37,7 @@ export async function restoreCommand(name: string, flags: RestoreFlags, global: 
       }
       // A local cluster is this process's child: it lives as long as firedrill waits here.
       output.out('  a local cluster lives only as long as this command: press Ctrl-C to remove it');
-      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await new Promise<void>((resolve) => onAbort(signal, resolve));
     },
   });
   if (!keep) output.out('  sandbox removed (use --keep to keep it running)');

@@ -1,7 +1,6 @@
 import { formatTime, renderTable, type Output } from '../output.ts';
 import { UsageError } from '../../errors.ts';
 import { dockerClient, judgeLeftovers, listFiredrillContainers, removeContainer, type FiredrillContainer } from '../../docker/docker-client.ts';
-import { ownerIsGone } from '../../pipeline/owner-marker.ts';
 import { EXIT } from '../exit-codes.ts';
 
 /**
@@ -12,11 +11,9 @@ import { EXIT } from '../exit-codes.ts';
 
 export async function sandboxListCommand(flags: { json?: boolean }, output: Output): Promise<number> {
   const containers = await listFiredrillContainers(await dockerClient());
-  const decisions = await judgeLeftovers(containers, { graceMs: 0, olderThanMs: Number.POSITIVE_INFINITY });
-  const statusOf = (container: FiredrillContainer) => {
-    if (container.kept) return 'kept';
-    return decisions.find((decision) => decision.container === container)?.remove ? 'leftover' : 'in use';
-  };
+  const decisions = await judgeLeftovers(containers, { olderThanMs: Number.POSITIVE_INFINITY });
+  const statuses = new Map(decisions.map(({ container, remove }) => [container, container.kept ? 'kept' : remove ? 'leftover' : 'in use']));
+  const statusOf = (container: FiredrillContainer) => statuses.get(container) as string;
   if (flags.json) {
     output.out(
       JSON.stringify(
@@ -61,11 +58,11 @@ export async function sandboxRemoveCommand(ids: string[], flags: { all?: boolean
   const containers = await listFiredrillContainers(client);
   let targets: FiredrillContainer[];
   if (flags.all) {
-    // --all spares the containers of drills running right now on this machine: removing them would fail those drills.
+    // --all takes kept sandboxes and leftovers, and spares containers that may be in use: removing them would fail those drills.
     targets = [];
-    for (const container of containers) {
-      if (container.kept || (await ownerIsGone(container.owner))) targets.push(container);
-      else output.err(`firedrill: left ${container.id} alone: it belongs to a running drill (${container.drill}, run ${container.runId}); name it to remove it anyway`);
+    for (const { container, remove, reason } of await judgeLeftovers(containers, { olderThanMs: Number.POSITIVE_INFINITY })) {
+      if (container.kept || remove) targets.push(container);
+      else output.err(`firedrill: left ${container.id} alone: ${reason}; name it to remove it anyway`);
     }
   } else {
     targets = ids.map((id) => {
