@@ -1,4 +1,5 @@
 import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
+import { constants } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import type Dockerode from 'dockerode';
 import { ChildProcessError } from '../pipeline/child-process.ts';
@@ -14,15 +15,14 @@ import { onAbort } from '../abort.ts';
  */
 
 export interface ContainerProcess {
-  readonly label: string;
   readonly stdout: Readable;
   readonly succeeded: Promise<void>;
-  stderrTail(): string;
   /** Stops waiting and releases the stream; the program itself ends with its container, which its owner removes. */
   kill(): Promise<void>;
 }
 
 const STDERR_TAIL_BYTES = 16 * 1024;
+const signalNames = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]));
 
 export function execInContainer(
   container: Dockerode.Container,
@@ -37,6 +37,11 @@ export function execInContainer(
   let killed = false;
 
   const run = async (): Promise<void> => {
+    // A kill before the program runs keeps it from running at all (a pg_dump would hold locks on the source).
+    const stopIfKilled = () => {
+      if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
+    };
+    stopIfKilled();
     const exec = await container.exec({
       Cmd: command,
       Env: Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}`),
@@ -45,24 +50,26 @@ export function execInContainer(
       AttachStderr: true,
       Tty: false,
     });
-    const attached = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
-    stream = attached;
+    stopIfKilled();
+    stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
     if (killed) stream.destroy();
     // Our own demultiplexer, not docker-modem's: that one ignores backpressure and would hold a dump in memory.
     const output = pipeline(stream, demultiplexer, stdout, { end: false });
     // Closing our end of stdin (a half-close) is what tells the program its input is complete.
     const input = options.stdin ? pipeline(options.stdin, stream) : Promise.resolve();
-    try {
-      await Promise.all([input, output]);
-    } catch (error) {
-      // A stream destroyed by kill() ends prematurely: that is the kill, not a failure of its own.
-      if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
-      throw error;
-    }
+    const [fed, read] = await Promise.allSettled([input, output]);
+    // A stream destroyed by kill() ends prematurely: that is the kill, not a failure of its own.
+    stopIfKilled();
+    if (read.status === 'rejected') throw read.reason;
     const exitCode = await exitCodeOf(exec);
-    if (killed) throw new ChildProcessError(label, null, 'SIGKILL', stderr);
+    stopIfKilled();
     if (exitCode === undefined) throw new Error(`${label}: the Docker engine reported no exit status for it`);
+    // docker exec reports a program killed by a signal (the OOM killer's SIGKILL) as 128 + the signal's number.
+    const signalName = exitCode > 128 ? signalNames.get(exitCode - 128) : undefined;
+    if (signalName) throw new ChildProcessError(label, null, signalName, stderr);
     if (exitCode !== 0) throw new ChildProcessError(label, exitCode, null, stderr);
+    // A program that exits early breaks its input pipe: its own status and stderr above say more than EPIPE.
+    if (fed.status === 'rejected') throw fed.reason;
   };
 
   const succeeded = run().finally(() => stdout.end());
@@ -74,7 +81,7 @@ export function execInContainer(
   };
   const stopOnAbort = onAbort(options.signal, () => void kill());
   void succeeded.finally(stopOnAbort).catch(() => undefined);
-  return { label, stdout, succeeded, stderrTail: () => stderr, kill };
+  return { stdout, succeeded, kill };
 }
 
 /** The exit code, once the engine has recorded it (it may lag the end of the stream by a moment). */
@@ -102,17 +109,11 @@ export class Demultiplexer extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    let buffer = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
-    while (buffer.length >= 8) {
-      const size = buffer.readUInt32BE(4);
-      if (buffer.length < 8 + size) break;
-      const payload = buffer.subarray(8, 8 + size);
-      if (buffer[0] === 2) this.#onStderr(payload);
-      else if (buffer[0] === 1) this.push(payload);
-      buffer = buffer.subarray(8 + size);
-    }
+    const buffer = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    // 1: stdout. 2: stderr. 3: the engine's own errors (e.g. "executable file not found"), read like stderr.
+    const rest = readFrames(buffer, (type, payload) => (type === 1 ? this.push(payload) : this.#onStderr(payload)));
     // Only an incomplete frame is kept: at most one header plus part of one payload.
-    this.#pending = Buffer.from(buffer);
+    this.#pending = Buffer.from(rest);
     callback();
   }
 
@@ -124,10 +125,19 @@ export class Demultiplexer extends Transform {
 /** Both streams of a whole multiplexed buffer (a container's log), in order. */
 export function demultiplex(buffer: Buffer): Buffer {
   const parts: Buffer[] = [];
-  for (let offset = 0; offset + 8 <= buffer.length; ) {
-    const size = buffer.readUInt32BE(offset + 4);
-    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
-    offset += 8 + size;
-  }
+  readFrames(buffer, (_type, payload) => parts.push(payload));
   return Buffer.concat(parts);
+}
+
+/** Calls `onFrame` for each complete frame; returns what is left of an incomplete last one. */
+function readFrames(buffer: Buffer, onFrame: (type: number, payload: Buffer) => unknown): Buffer {
+  let rest = buffer;
+  while (rest.length >= 8) {
+    const size = rest.readUInt32BE(4);
+    if (rest.length < 8 + size) break;
+    const type = rest[0] as number;
+    if (type >= 1 && type <= 3) onFrame(type, rest.subarray(8, 8 + size));
+    rest = rest.subarray(8 + size);
+  }
+  return rest;
 }

@@ -1,7 +1,6 @@
-import type { Readable } from 'node:stream';
 import type { RunContext } from '../../interfaces.ts';
 import { BackupError, errorMessage } from '../../errors.ts';
-import { spawnChild } from '../../pipeline/child-process.ts';
+import { spawnChild, type ChildProcessHandle } from '../../pipeline/child-process.ts';
 import { startToolContainer } from '../../docker/docker-client.ts';
 import { execInContainer } from '../../docker/docker-exec.ts';
 import { describeInstalled, findTools, parseToolVersion, pickTool, type InstalledTool } from './postgres-tools.ts';
@@ -24,7 +23,7 @@ export interface DumpTool {
   readonly path: string;
   readonly image?: string;
   /** Starts a dump; output on `stdout`, `succeeded` rejects with a ChildProcessError. */
-  run(args: string[], env: Record<string, string>, signal: AbortSignal): { stdout: Readable; succeeded: Promise<void>; kill(): Promise<void> };
+  run(args: string[], env: Record<string, string>, signal: AbortSignal): Pick<ChildProcessHandle, 'stdout' | 'succeeded' | 'kill'>;
   /** Removes a container it started. Idempotent. */
   release(): Promise<void>;
 }
@@ -84,8 +83,16 @@ async function containerTool(
         `install pg_dump ${server.major} here (backup.tool: host) in ${target.configuredIn}`,
     );
   }
-  const started = await startToolContainer({ image, network: target.backup.network, runId: context.runId, drill: context.drillName, releasers: context.releasers });
+  let started: Awaited<ReturnType<typeof startToolContainer>> | undefined;
   try {
+    started = await startToolContainer({
+      image,
+      network: target.backup.network,
+      runId: context.runId,
+      drill: context.drillName,
+      releasers: context.releasers,
+      otherwise: `or install pg_dump ${server.major} or newer on this machine (backup.tool: host)`,
+    });
     const versionRun = execInContainer(started.container, ['pg_dump', '--version'], { label: `pg_dump --version in ${image}`, signal: context.signal });
     const chunks: Buffer[] = [];
     versionRun.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -98,17 +105,18 @@ async function containerTool(
         `image ${image} has pg_dump ${parsed.version}, older than the source server ${where} (PostgreSQL ${server.version}); set backup.image to an image of major ${server.major} or newer in ${target.configuredIn}`,
       );
     }
+    const container = started;
     return {
       where: 'docker',
       version: parsed.version,
       major: parsed.major,
       path: `docker:${image}`,
       image,
-      run: (args, env, signal) => execInContainer(started.container, ['pg_dump', ...args], { label: `pg_dump in container ${started.id} (${image})`, env, signal }),
-      release: started.release,
+      run: (args, env, signal) => execInContainer(container.container, ['pg_dump', ...args], { label: `pg_dump in container ${container.id} (${image})`, env, signal }),
+      release: container.release,
     };
   } catch (error) {
-    await started.release();
+    await started?.release();
     if (error instanceof BackupError) throw error;
     throw new BackupError(`cannot run pg_dump in a container of ${image}: ${errorMessage(error)}`, { cause: error });
   }

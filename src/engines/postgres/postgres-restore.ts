@@ -1,9 +1,8 @@
-import type pg from 'pg';
 import type { FetchedObjects, RestoreOptions, RestoredTarget, RunContext, StartedSandbox } from '../../interfaces.ts';
 import type { TargetRecord } from '../../repository/manifest.ts';
 import { AbortedError, RestoreError, SandboxError, errorMessage } from '../../errors.ts';
 import { ChildProcessError } from '../../pipeline/child-process.ts';
-import { connect, disconnect } from './session.ts';
+import { SessionGroup } from './session.ts';
 import { onAbort } from '../../abort.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
 import { quoteIdentifier, quoteLiteral } from './sql.ts';
@@ -66,21 +65,16 @@ async function prepareDatabase(
   signal: AbortSignal,
 ): Promise<void> {
   const inventory = metadata.fingerprint.inventory;
-  let admin: pg.Client | undefined;
-  let restored: pg.Client | undefined;
-  // A stop cancels what runs now (restore.prepare may run anything, for any time) and closes both sessions.
-  const closing = new Map<pg.Client, Promise<void>>();
-  const close = (client: pg.Client, name: string, cancel: boolean): Promise<void> => {
-    const closed = closing.get(client) ?? disconnect(client, sandbox.connection(name), { cancel });
-    closing.set(client, closed);
-    return closed;
-  };
+  // A stop cancels what runs now (restore.prepare may run anything, for any time) and closes both sessions,
+  // including one still connecting.
+  const adminSessions = new SessionGroup(sandbox.connection('template1'));
+  const restoredSessions = new SessionGroup(sandbox.connection(database));
   const stopOnAbort = onAbort(signal, () => {
-    if (restored) void close(restored, database, true);
-    if (admin) void close(admin, 'template1', true);
+    void restoredSessions.close({ cancel: true });
+    void adminSessions.close({ cancel: true });
   });
   try {
-    admin = await connect(sandbox.connection('template1'));
+    const admin = await adminSessions.open();
     const available = new Set((await admin.query<{ name: string }>('select quote_ident(name) as name from pg_available_extensions')).rows.map((row) => row.name));
     const missing = (inventory.extensions ?? []).filter((extension) => !available.has(extension));
     if (missing.length > 0) {
@@ -99,7 +93,7 @@ async function prepareDatabase(
     await admin.query(`create database ${quoteIdentifier(database)} template template0 encoding ${quoteLiteral(metadata.encoding)} lc_collate 'C' lc_ctype 'C'`);
 
     // A new database has what the source may have dropped: take it away again, so the restore is the source's image.
-    restored = await connect(sandbox.connection(database));
+    const restored = await restoredSessions.open();
     if (inventory.schemas && !inventory.schemas.includes('public')) await restored.query('drop schema if exists public cascade');
     if (inventory.extensions && !inventory.extensions.includes('plpgsql')) await restored.query('drop extension if exists plpgsql cascade');
     if (prepare) {
@@ -114,8 +108,8 @@ async function prepareDatabase(
     throw new SandboxError(`cannot prepare database "${database}" in ${sandbox.description}: ${errorMessage(error)}`, { cause: error });
   } finally {
     stopOnAbort();
-    if (restored) await close(restored, database, false);
-    if (admin) await close(admin, 'template1', false);
+    await restoredSessions.close({ cancel: false });
+    await adminSessions.close({ cancel: false });
   }
 }
 
@@ -152,19 +146,24 @@ const ENVIRONMENT_FAILURE =
   /No space left on device|could not extend file|out of memory|server closed the connection unexpectedly|terminating connection because of crash|connection to server .* failed|collation "[^"]+" for encoding "[^"]+" does not exist|could not create locale|invalid locale name/i;
 
 function classifyRestoreFailure(error: unknown, record: TargetRecord, sandbox: StartedSandbox): Error {
-  const stderr = error instanceof ChildProcessError ? withoutRowData(error.stderr) : errorMessage(error);
-  const killed = error instanceof ChildProcessError && error.exitSignal !== null;
-  if (killed || ENVIRONMENT_FAILURE.test(stderr)) {
-    const how = killed ? `pg_restore was killed by ${(error).exitSignal} (out of memory?)` : 'pg_restore failed for lack of resources';
-    return new SandboxError(`${how} while restoring target "${record.name}" into ${sandbox.description}: ${stderr}`, { cause: error });
+  const into = `restoring target "${record.name}" into ${sandbox.description}`;
+  // Only pg_restore's own verdict can say the backup is bad: a broken exec stream or a vanished container says nothing of it.
+  if (!(error instanceof ChildProcessError)) return new SandboxError(`running pg_restore failed while ${into}: ${errorMessage(error)}`, { cause: error });
+  const stderr = withoutRowData(error.stderr);
+  if (error.exitSignal !== null || ENVIRONMENT_FAILURE.test(stderr)) {
+    const how = error.exitSignal !== null ? `pg_restore was killed by ${error.exitSignal} (out of memory?)` : 'pg_restore failed for lack of resources';
+    return new SandboxError(`${how} while ${into}: ${stderr}`, { cause: error });
+  }
+  // 126/127: the shell's and Docker's "cannot run" / "not found": the sandbox has no usable pg_restore.
+  if (error.exitCode === null || error.exitCode === 126 || error.exitCode === 127) {
+    return new SandboxError(`pg_restore could not be run in ${sandbox.description} (${error.message}); use an image or binDir that has it`, { cause: error });
   }
   for (const missing of MISSING_IN_SANDBOX) {
     const match = missing.pattern.exec(stderr);
     const name = match?.slice(1).find((group) => group !== undefined);
-    if (name) return new SandboxError(`restoring target "${record.name}" into ${sandbox.description} failed: ${missing.explain(name)}. pg_restore said: ${stderr}`, { cause: error });
+    if (name) return new SandboxError(`${into} failed: ${missing.explain(name)}. pg_restore said: ${stderr}`, { cause: error });
   }
-  const status = error instanceof ChildProcessError ? `exited with status ${error.exitCode}` : 'failed';
-  return new RestoreError(`pg_restore ${status} restoring target "${record.name}" into ${sandbox.description}: ${stderr}`, { cause: error });
+  return new RestoreError(`pg_restore exited with status ${error.exitCode} ${into}: ${stderr}`, { cause: error });
 }
 
 /**
