@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { SandboxError, errorMessage } from '../errors.ts';
 import { throwIfAborted } from '../abort.ts';
-import { clientConfig, type PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
+import { connect, disconnect } from '../engines/postgres/session.ts';
 import { majorFromVersionNumber } from '../engines/postgres/postgres-tools.ts';
 
 /**
@@ -30,19 +30,19 @@ export async function waitUntilAnswering(
     throwIfAborted(options.signal);
     const gone = await options.whyGone();
     if (gone) throw new SandboxError(`${gone}; ${await options.lastWords()}`);
-    const client = new pg.Client(clientConfig(connection));
-    client.on('error', () => undefined);
     try {
-      await client.connect();
-      const result = await client.query<{ version: string; number: string }>(
-        "select current_setting('server_version') as version, current_setting('server_version_num') as number",
-      );
-      const row = result.rows[0] as { version: string; number: string };
-      return { version: row.version, major: majorFromVersionNumber(Number(row.number)) };
+      const client = await connect(connection);
+      try {
+        const result = await client.query<{ version: string; number: string }>(
+          "select current_setting('server_version') as version, current_setting('server_version_num') as number",
+        );
+        const row = result.rows[0] as { version: string; number: string };
+        return { version: row.version, major: majorFromVersionNumber(Number(row.number)) };
+      } finally {
+        await disconnect(client, connection, { cancel: false });
+      }
     } catch (error) {
       lastError = error;
-    } finally {
-      await client.end().catch(() => undefined);
     }
     await sleep(100);
   }
