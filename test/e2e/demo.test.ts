@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,16 @@ const context = useWorkspace();
 beforeEach(async () => {
   await mkdir(join(context.workspace.directory, 'drills'));
   await copyFile(resolve(import.meta.dirname, '../../drills/demo.yaml'), join(context.workspace.directory, 'drills/demo.yaml'));
+});
+
+describe('the built CLI', () => {
+  it('is executable on its own, as `npx firedrill` and an installed bin run it', () => {
+    const bin = resolve(import.meta.dirname, '../../dist/cli/bin.js');
+    const result = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
 });
 
 describe('firedrill demo', () => {

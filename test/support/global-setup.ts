@@ -7,8 +7,9 @@ import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
  * fails the run loudly; nothing is skipped.
  */
 export default async function setup(): Promise<void> {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('building dist/ failed (tsc -p tsconfig.build.json)');
+  // The build users run (npm ci runs it as `prepare`): what the tests run is what they get.
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('building dist/ failed (npm run build)');
   const servers = await findTools('postgres');
   const dumps = await findTools('pg_dump');
   if (servers.length === 0 || dumps.length === 0) {
