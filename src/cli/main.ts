@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { FIREDRILL_VERSION } from '../version.ts';
-import { ConfigError, FiredrillError, errorMessage } from '../errors.ts';
+import { AbortedError, ConfigError, FiredrillError, errorMessage } from '../errors.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DRILLS_DIRECTORY } from '../config/load.ts';
 import { processOutput, type Output } from './output.ts';
@@ -143,6 +143,11 @@ function reportError(error: unknown, output: Output): number {
   }
   if (error instanceof ConfigError) {
     output.err(`firedrill: ${error.message}`);
+    return EXIT.ERROR;
+  }
+  if (error instanceof AbortedError) {
+    // Ctrl-C or SIGTERM outside a drill run (which reports it itself): what was started has been released.
+    output.err(`firedrill: ${error.message}; everything it had started was removed`);
     return EXIT.ERROR;
   }
   if (error instanceof FiredrillError) {

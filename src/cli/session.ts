@@ -3,6 +3,7 @@ import { basename, extname } from 'node:path';
 import { createLogger, LOG_LEVELS, type Logger } from '../logger.ts';
 import { loadDrills, loadRunnerConfig, type DrillConfig, type LoadedDrills, type RunnerConfig } from '../config/load.ts';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts';
+import { repositoryFor } from '../repository/registry.ts';
 
 /** What every command needs: the runner config, the drills, a logger. */
 
@@ -69,4 +70,16 @@ export function selectValidDrills(loaded: LoadedDrills, names: string[]): DrillC
   const selection = selectDrills(loaded, names, false);
   if (selection.problems.length > 0) throw new ConfigError(selection.problems);
   return selection.drills;
+}
+
+/** A mistyped backup id is a usage error, told before anything runs and without a report that would look like a drill. */
+export async function assertBackupExists(runner: RunnerConfig, drills: DrillConfig[], backupId: string): Promise<void> {
+  for (const drill of drills) {
+    const repository = repositoryFor(runner, drill);
+    const backups = await repository.listBackups(drill.name);
+    if (backups.some((entry) => entry.backupId === backupId)) continue;
+    const newest = backups.find((entry) => entry.status === 'complete');
+    const hint = newest ? `the latest complete one is ${newest.backupId}` : 'it has no complete backup';
+    throw new UsageError(`drill "${drill.name}" has no backup ${backupId} in ${repository.describe()}; ${hint} (see firedrill backups ${drill.name})`);
+  }
 }

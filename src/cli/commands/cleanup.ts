@@ -18,9 +18,10 @@ export interface CleanupFlags {
  * sandboxes and the resources of running drills are never touched.
  */
 export async function cleanupCommand(flags: CleanupFlags, global: GlobalOptions, output: Output): Promise<number> {
-  const olderThanMs = parseDuration(flags.olderThan ?? '6h');
+  const olderThanMs = flags.olderThan?.trim() === '0' ? 0 : parseDuration(flags.olderThan ?? '6h');
   if (olderThanMs === undefined) throw new UsageError(`--older-than "${flags.olderThan}" is not a duration (e.g. 30m, 6h, 2d)`);
-  const { runner, logger } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'warn' });
+  // What is removed is printed below: the reaper's own warnings would say it twice.
+  const { runner, logger } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'error' });
   let failed = false;
 
   // Every configured local sandbox's directory, and the OS temp dir of the built-in one.

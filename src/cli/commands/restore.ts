@@ -1,6 +1,6 @@
 import type { Output } from '../output.ts';
 import { formatTime } from '../output.ts';
-import { openSession, selectValidDrills, type GlobalOptions } from '../session.ts';
+import { assertBackupExists, openSession, selectValidDrills, type GlobalOptions } from '../session.ts';
 import { restoreDrillBackup, type RestoredForUse } from '../../drill/restore-drill.ts';
 import { EXIT } from '../exit-codes.ts';
 import { onAbort } from '../../abort.ts';
@@ -20,8 +20,9 @@ export async function restoreCommand(name: string, flags: RestoreFlags, global: 
   const session = await openSession(global, { resolveSecrets: false });
   const [drill] = selectValidDrills(session.loaded, [name]);
   if (!drill) return EXIT.ERROR;
+  if (flags.backup !== undefined && flags.backup !== 'latest') await assertBackupExists(session.runner, [drill], flags.backup);
   const keep = Boolean(flags.keep);
-  await restoreDrillBackup(drill, {
+  const restored = await restoreDrillBackup(drill, {
     runner: session.runner,
     logger: session.logger,
     backupId: flags.backup ?? 'latest',
@@ -40,7 +41,7 @@ export async function restoreCommand(name: string, flags: RestoreFlags, global: 
       await new Promise<void>((resolve) => onAbort(signal, resolve));
     },
   });
-  if (!keep) output.out('  sandbox removed (use --keep to keep it running)');
+  if (!restored.sandbox.kept) output.out(keep ? '  sandbox removed' : '  sandbox removed (use --keep to keep it running)');
   return EXIT.PASSED;
 }
 

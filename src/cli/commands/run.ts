@@ -1,13 +1,11 @@
 import { relative } from 'node:path';
 import type { Output } from '../output.ts';
-import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
+import { assertBackupExists, openSession, selectDrills, type GlobalOptions } from '../session.ts';
 import { runDrill } from '../../drill/run-drill.ts';
 import { JsonFileReporter, renderReportJson } from '../../report/json-file-reporter.ts';
 import { renderReport } from '../report-view.ts';
 import type { Report } from '../../report/report.ts';
-import type { DrillConfig, RunnerConfig } from '../../config/load.ts';
 import { ConfigError, UsageError, formatConfigProblem } from '../../errors.ts';
-import { repositoryFor } from '../../repository/registry.ts';
 import { EXIT, exitCodeForReports } from '../exit-codes.ts';
 
 export interface RunFlags {
@@ -59,16 +57,4 @@ function tally(reports: Report[], invalid: number, notRun: number): string {
   if (invalid > 0) parts.push(`${invalid} invalid (not run)`);
   if (notRun > 0) parts.push(`${notRun} not run (interrupted)`);
   return `${reports.length + invalid + notRun} drills: ${parts.join(', ')}`;
-}
-
-/** A mistyped backup id is a usage error, told before anything runs and without a report that would look like a drill. */
-async function assertBackupExists(runner: RunnerConfig, drills: DrillConfig[], backupId: string): Promise<void> {
-  for (const drill of drills) {
-    const repository = repositoryFor(runner, drill);
-    const backups = await repository.listBackups(drill.name);
-    if (backups.some((entry) => entry.backupId === backupId)) continue;
-    const newest = backups.find((entry) => entry.status === 'complete');
-    const hint = newest ? `the latest complete one is ${newest.backupId}` : 'it has no complete backup';
-    throw new UsageError(`drill "${drill.name}" has no backup ${backupId} in ${repository.describe()}; ${hint} (see firedrill backups ${drill.name})`);
-  }
 }

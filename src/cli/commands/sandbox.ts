@@ -65,12 +65,16 @@ export async function sandboxRemoveCommand(ids: string[], flags: { all?: boolean
       else output.err(`firedrill: left ${container.id} alone: ${reason}; name it to remove it anyway`);
     }
   } else {
-    targets = ids.map((id) => {
+    // Every id is checked before anything is removed: a typo among several removes nothing.
+    const problems: string[] = [];
+    targets = [];
+    for (const id of ids) {
       const matches = containers.filter((container) => container.id.startsWith(id) || container.name === id);
-      if (matches.length === 0) throw new UsageError(`no firedrill container ${id} on this Docker engine (see firedrill sandbox ls)`);
-      if (matches.length > 1) throw new UsageError(`${id} matches ${matches.length} containers (${matches.map((match) => match.id).join(', ')}); give more of the id`);
-      return matches[0] as FiredrillContainer;
-    });
+      if (matches.length === 1) targets.push(matches[0] as FiredrillContainer);
+      else if (matches.length === 0) problems.push(`no firedrill container ${id} on this Docker engine`);
+      else problems.push(`${id} matches ${matches.length} containers (${matches.map((match) => match.id).join(', ')}); give more of the id`);
+    }
+    if (problems.length > 0) throw new UsageError(`${problems.join('; ')}. Nothing was removed (see firedrill sandbox ls)`);
   }
   for (const container of targets) {
     await removeContainer(client, container.id);
