@@ -76,7 +76,7 @@ const restoreSchema = z
       .optional()
       .describe(
         'Container image for a docker sandbox, when the database needs more than the stock server (postgis/postgis:16-3.4, pgvector/pgvector:pg16). ' +
-          '{major} becomes the backed-up server\'s major version. (Default: the sandbox\'s image, postgres:{major})',
+          '{major} becomes the major version the backup needs: the server\'s, or pg_dump\'s when newer. (Default: the sandbox\'s image, postgres:{major})',
       ),
     prepare: z
       .string()

@@ -153,7 +153,7 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     const loaded = await loadFile(join(absolute, fileName), drillSchema, resolved, null);
     const fallbackName = basename(fileName, extname(fileName));
     // Cross-file checks read the raw input, so they are reported along with the file's own problems.
-    const input = (loaded.input ?? {}) as { name?: unknown; backup?: { repository?: unknown }; restore?: { sandbox?: unknown } };
+    const input = (loaded.input ?? {}) as { name?: unknown; backup?: { repository?: unknown }; restore?: { sandbox?: unknown; image?: unknown } };
     const name = typeof input.name === 'string' ? input.name : fallbackName;
     const found = [...loaded.problems];
     if (!NAME_PATTERN.test(name)) {
@@ -168,6 +168,10 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     const sandbox = input.restore?.sandbox ?? runner.defaults.sandbox;
     if (typeof sandbox === 'string' && !(sandbox in runner.sandboxes)) {
       found.push({ file: loaded.file, path: 'restore.sandbox', message: `names "${sandbox}", which is not a sandbox (${Object.keys(runner.sandboxes).join(', ')})` });
+    }
+    // An image means nothing to a local cluster: said now, not as a missing extension after a restore.
+    if (input.restore?.image !== undefined && typeof sandbox === 'string' && runner.sandboxes[sandbox]?.type === 'local') {
+      found.push({ file: loaded.file, path: 'restore.image', message: `is for a docker sandbox, and "${sandbox}" is a local cluster; set restore.sandbox: docker (or auto)` });
     }
     const firstFile = filesByName.get(name);
     if (firstFile) found.push({ file: loaded.file, path: input.name === undefined ? '' : 'name', message: `drill name "${name}" is also used by ${firstFile}` });

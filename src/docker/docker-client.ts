@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
-import { GenericContainer, getContainerRuntimeClient, type ContainerRuntimeClient, type WaitStrategy } from 'testcontainers';
+import { GenericContainer, ImageName, getContainerRuntimeClient, type ContainerRuntimeClient, type WaitStrategy } from 'testcontainers';
 import type { Releasers } from '../drill/releasers.ts';
 import type { Logger } from '../logger.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
@@ -8,8 +8,7 @@ import { currentOwner, ownerState, type OwnerMarker } from '../pipeline/owner-ma
 
 /**
  * firedrill's access to a Docker engine, found the way testcontainers finds
- * it (DOCKER_HOST, the Docker and testcontainers config files, the usual
- * sockets). testcontainers' own reaper (Ryuk) is never used: its image cannot
+ * it (DOCKER_HOST, ~/.testcontainers.properties, the usual sockets). testcontainers' own reaper (Ryuk) is never used: its image cannot
  * be assumed pullable, and firedrill's labels do its job instead. Every
  * container firedrill creates carries the labels below, so whatever a crash
  * leaves behind can be found, traced to its run, and removed.
@@ -48,30 +47,52 @@ export async function firedrillLabels(options: { runId: string; drill: string; r
 
 const REACHABLE_TIMEOUT_MS = 5_000;
 
-/** The Docker engine, or a SandboxError that says how to get one; `otherwise` is what the caller can do without Docker. */
-export async function dockerClient(otherwise = 'or restore into a local cluster with `sandbox: local`'): Promise<ContainerRuntimeClient> {
+/**
+ * The Docker engine, or a SandboxError that says how to get one. `otherwise`
+ * is what the caller can do without Docker (`or restore into a local cluster
+ * with sandbox: local`), for that message.
+ */
+export async function dockerClient(otherwise?: string): Promise<ContainerRuntimeClient> {
   // Set before testcontainers reads it: firedrill never starts Ryuk (see above), whatever the caller's environment says.
   process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
+  const dockerHost = process.env['DOCKER_HOST'];
+  const instead = otherwise ? `, ${otherwise}` : '';
+  let client: ContainerRuntimeClient;
   try {
-    return await withTimeout(getContainerRuntimeClient(), REACHABLE_TIMEOUT_MS, 'the Docker engine did not answer');
+    client = await withTimeout(getContainerRuntimeClient(), REACHABLE_TIMEOUT_MS, 'the Docker engine did not answer');
   } catch (error) {
-    throw new SandboxError(
-      `no Docker engine is reachable (${errorMessage(error)}). Start Docker (e.g. \`dockerd\` or \`systemctl start docker\`), ` +
-        `set DOCKER_HOST, ${otherwise}`,
-      { cause: error },
-    );
+    const cause = /Could not find a working container runtime strategy/.test(errorMessage(error)) ? 'none answers' : errorMessage(error);
+    const where = dockerHost ? `at DOCKER_HOST=${dockerHost}` : 'on the usual sockets (DOCKER_HOST is not set)';
+    throw new SandboxError(`no Docker engine is reachable ${where}: ${cause}. Start Docker (e.g. \`dockerd\` or \`systemctl start docker\`) or set DOCKER_HOST${instead}`, {
+      cause: error,
+    });
+  }
+  // testcontainers quietly tries the usual sockets when DOCKER_HOST does not answer: a set DOCKER_HOST must be the engine used.
+  if (dockerHost && !connectsTo(client, dockerHost)) {
+    throw new SandboxError(`the Docker engine at DOCKER_HOST=${dockerHost} does not answer (another one on this machine does, but DOCKER_HOST names this one). Start it, or unset DOCKER_HOST${instead}`);
+  }
+  return client;
+}
+
+function connectsTo(client: ContainerRuntimeClient, dockerHost: string): boolean {
+  const modem = client.container.dockerode.modem as { socketPath?: string; host?: string; port?: number | string };
+  try {
+    const url = new URL(dockerHost);
+    if (url.protocol === 'unix:') return modem.socketPath === url.pathname;
+    return modem.host === url.hostname && String(modem.port ?? '') === (url.port || String(modem.port ?? ''));
+  } catch {
+    return true;
   }
 }
 
-/** Whether a Docker engine answers: decides the `auto` sandbox. Never throws. */
+/** Whether a Docker engine answers within 5 s in all: decides the `auto` sandbox. Never throws. */
 export async function dockerReachable(): Promise<boolean> {
-  try {
+  const answers = async () => {
     const client = await dockerClient();
-    await withTimeout(client.container.dockerode.ping(), REACHABLE_TIMEOUT_MS, 'no answer to ping');
+    await client.container.dockerode.ping();
     return true;
-  } catch {
-    return false;
-  }
+  };
+  return withTimeout(answers(), REACHABLE_TIMEOUT_MS, 'no answer').catch(() => false);
 }
 
 export interface FiredrillContainer {
@@ -236,12 +257,35 @@ export async function startToolContainer(options: {
     return { container: client.container.getById(started.getId()), id: started.getId().slice(0, 12), release: () => removal.release() };
   } catch (error) {
     await removal.release();
-    throw new SandboxError(
-      `cannot start a container of ${options.image} (network ${options.network}) for pg_dump: ${errorMessage(error)}. ` +
-        `Pull or build the image (\`docker pull ${options.image}\`; scripts/build-postgres-image.sh builds postgres:<major> without a registry), or set backup.tool: host`,
-      { cause: error },
-    );
+    const why = await explainStartFailure(client, error, { image: options.image, imageSetting: 'backup.image', network: options.network, networkSetting: 'backup.network' });
+    throw new SandboxError(`cannot start a container for pg_dump: ${why}; or set backup.tool: host`, { cause: error });
   }
+}
+
+/**
+ * Why a container did not start, with what to do: an image the engine lacks
+ * (and whether a pull was even tried), a network that does not exist, or the
+ * engine's own words.
+ */
+export async function explainStartFailure(
+  client: ContainerRuntimeClient,
+  error: unknown,
+  options: { image: string; imageSetting: string; pullSetting?: string; pull?: 'missing' | 'always' | 'never'; network?: string; networkSetting?: string },
+): Promise<string> {
+  const message = errorMessage(error);
+  const { image } = options;
+  if ((await client.image.exists(ImageName.fromString(image)).catch(() => undefined)) === false) {
+    // The image firedrill defaults to has a recipe in this repository, for machines without a registry.
+    const build = /^postgres:\d+$/.test(image) ? '; without a registry, scripts/build-postgres-image.sh builds it' : '';
+    if (options.pull === 'never') {
+      return `image ${image} is not on the Docker engine, and ${options.pullSetting ?? 'pull'} is never. Pull or build it (\`docker pull ${image}\`${build}), or set ${options.pullSetting ?? 'pull'}: missing`;
+    }
+    return `image ${image} is not on the Docker engine and could not be pulled (${message}). Pull or build it (\`docker pull ${image}\`${build}), or set ${options.imageSetting} to an image you have`;
+  }
+  if (options.network && /network .* not found/i.test(message)) {
+    return `Docker network ${options.network} does not exist (see \`docker network ls\`); set ${options.networkSetting ?? 'network'} to an existing network, or host`;
+  }
+  return `the container (${image}) did not start: ${message}`;
 }
 
 /** GenericContainer that reports its id the moment the container exists, so a failed start still removes it. */

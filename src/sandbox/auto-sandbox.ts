@@ -32,6 +32,9 @@ export class AutoSandbox implements Sandbox {
     const useDocker = await dockerReachable();
     const chosen = useDocker ? this.#docker() : this.#local();
     context.logger.info({ sandbox: chosen.name }, useDocker ? 'a Docker engine answers: restoring into a container' : 'no Docker engine answers: restoring into a local cluster');
+    if (!useDocker && options?.image) {
+      context.logger.warn({ image: options.image }, 'restore.image is ignored by a local cluster: the restore may lack what that image has (extensions); start Docker for it');
+    }
     return chosen.start(context, requirements, options);
   }
 }

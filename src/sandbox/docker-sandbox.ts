@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { z } from 'zod';
 import type Dockerode from 'dockerode';
-import { ImageName, PullPolicy, type BoundPorts, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import { PullPolicy, type BoundPorts, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import type { RunContext, Sandbox, SandboxRequirements, SandboxStartOptions, StartedSandbox } from '../interfaces.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
 import { throwIfAborted } from '../abort.ts';
@@ -16,7 +16,7 @@ import { Secret } from '../secret.ts';
 import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import { THROWAWAY_SETTINGS } from './local-cluster.ts';
 import { waitUntilAnswering } from './server-readiness.ts';
-import { OwnWaitStrategy, ReportingContainer, dockerClient, firedrillLabels, keepContainer, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
+import { OwnWaitStrategy, ReportingContainer, dockerClient, explainStartFailure, firedrillLabels, keepContainer, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
 import { demultiplex, execInContainer } from '../docker/docker-exec.ts';
 
 export const dockerSandboxSchema = z
@@ -28,7 +28,7 @@ export const dockerSandboxSchema = z
       .default('postgres:{major}')
       .describe(
         'Image of a PostgreSQL server that behaves like the official one (POSTGRES_PASSWORD, POSTGRES_USER). ' +
-          '{major} becomes the backed-up server\'s major version; a drill\'s restore.image overrides this. (Default: postgres:{major})',
+          '{major} becomes the major version the backup needs (the server\'s, or pg_dump\'s when newer); a drill\'s restore.image overrides this. (Default: postgres:{major})',
       ),
     pull: z
       .enum(['missing', 'always', 'never'])
@@ -74,7 +74,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   async start(context: RunContext, requirements: SandboxRequirements, options: SandboxStartOptions = {}): Promise<StartedSandbox> {
-    const client = await dockerClient();
+    const client = await dockerClient('or restore into a local cluster with `sandbox: local`');
     // Debris of crashed runs on this machine goes first; live runs and kept sandboxes are left alone.
     // A cleanup that fails (a container stuck in removal) must not stop this run: it is logged, and `firedrill cleanup` retries.
     try {
@@ -114,7 +114,10 @@ export class DockerSandbox implements Sandbox {
     } catch (error) {
       await removal.release();
       throwIfAborted(context.signal);
-      throw await explainStartFailure(error, image, client, this.name);
+      if (error instanceof SandboxError) throw error;
+      const imageSetting = options.image ? 'restore.image' : `sandboxes.${this.name}.image`;
+      const why = await explainStartFailure(client, error, { image, imageSetting, pull: this.#config.pull, pullSetting: `sandboxes.${this.name}.pull` });
+      throw new SandboxError(`sandbox "${this.name}": ${why}`, { cause: error });
     }
     const port = started.getMappedPort(POSTGRES_PORT);
     const connection = (database: string): PostgresConnection => ({
@@ -129,8 +132,8 @@ export class DockerSandbox implements Sandbox {
     if (serverVersion.major < requirements.minimumServerMajor) {
       await removal.release();
       throw new SandboxError(
-        `image ${image} runs PostgreSQL ${serverVersion.version}, older than the backed-up server (major ${requirements.minimumServerMajor}); ` +
-          `pg_restore cannot restore a newer server's dump. Use an image of major ${requirements.minimumServerMajor} or newer (restore.image, or sandboxes.${this.name}.image)`,
+        `image ${image} runs PostgreSQL ${serverVersion.version}, older than the backup needs (major ${requirements.minimumServerMajor}, from its server and pg_dump); ` +
+          `an older pg_restore cannot read a newer dump. Use an image of major ${requirements.minimumServerMajor} or newer (restore.image, or sandboxes.${this.name}.image)`,
       );
     }
     const id = started.getId().slice(0, 12);
@@ -231,20 +234,6 @@ async function logTail(container: Dockerode.Container): Promise<string> {
   }
 }
 
-async function explainStartFailure(error: unknown, image: string, client: ContainerRuntimeClient, sandboxName: string): Promise<Error> {
-  if (error instanceof SandboxError) return error;
-  const message = errorMessage(error);
-  const imageExists = await client.image.exists(ImageName.fromString(image)).catch(() => undefined);
-  if (imageExists === false || /pull|not found|does not exist locally|manifest unknown/i.test(message)) {
-    return new SandboxError(
-      `sandbox "${sandboxName}": image ${image} is not on the Docker engine and could not be pulled (${message}). ` +
-        `Pull or build it (\`docker pull ${image}\`; without a registry, scripts/build-postgres-image.sh builds postgres:<major>), ` +
-        'or set restore.image to an image you have',
-      { cause: error },
-    );
-  }
-  return new SandboxError(`sandbox "${sandboxName}": the container (${image}) did not start: ${message}`, { cause: error });
-}
 
 /**
  * A copy of a local file inside the container, streamed as a one-file tar

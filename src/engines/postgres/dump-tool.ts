@@ -1,5 +1,5 @@
 import type { RunContext } from '../../interfaces.ts';
-import { BackupError, errorMessage } from '../../errors.ts';
+import { BackupError, FiredrillError, errorMessage } from '../../errors.ts';
 import { spawnChild, type ChildProcessHandle } from '../../pipeline/child-process.ts';
 import { startToolContainer } from '../../docker/docker-client.ts';
 import { execInContainer } from '../../docker/docker-exec.ts';
@@ -118,6 +118,8 @@ async function containerTool(
   } catch (error) {
     await started?.release();
     if (error instanceof BackupError) throw error;
-    throw new BackupError(`cannot run pg_dump in a container of ${image}: ${errorMessage(error)}`, { cause: error });
+    // Whatever kept the container from serving is a backup error here, told in its own words when it has them.
+    const message = error instanceof FiredrillError ? error.message : `cannot run pg_dump in a container of ${image}: ${errorMessage(error)}`;
+    throw new BackupError(message, { cause: error });
   }
 }

@@ -102,6 +102,19 @@ restore: { privileges: maybe }
     ]);
   });
 
+  it('reports restore.image on a drill that restores into a local cluster, where no image applies', async () => {
+    await folder.write('drills/orders.yaml', `${VALID_SOURCE}restore: { sandbox: local, image: "postgis/postgis:16-3.4" }\n`);
+
+    const loaded = await folder.load();
+    expect(loaded.problems.get('orders')).toEqual([
+      {
+        file: 'drills/orders.yaml',
+        path: 'restore.image',
+        message: 'is for a docker sandbox, and "local" is a local cluster; set restore.sandbox: docker (or auto)',
+      },
+    ]);
+  });
+
   it('reports two checks with the same name', async () => {
     await folder.write('drills/orders.yaml', `${VALID_SOURCE}checks:\n  - { name: same, type: sql, query: "select true" }\n  - { name: same, type: fingerprint }\n`);
 
