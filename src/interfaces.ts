@@ -17,7 +17,8 @@
  *   incomplete: never restored, never listed as valid, never counted.
  * - fingerprint: facts about the source recorded inside the dump's own
  *   snapshot (row counts, schema inventory), compared after the restore.
- * - repository: where backups live (a local directory; S3 later).
+ * - repository: where backups live (a local directory, an S3 bucket), and
+ *   how: compressed and encrypted the same way for every backup in it.
  * - sandbox: a throwaway restore target (a Docker container, or an ephemeral
  *   local PostgreSQL cluster). Always removed, whatever happens.
  * - check: one verification against the restored target. Its outcome is
@@ -33,8 +34,9 @@ import type { Releasers } from './drill/releasers.ts';
 import type { Manifest, StoredObject, TargetRecord } from './repository/manifest.ts';
 import type { PostgresConnection } from './engines/postgres/postgres-connection.ts';
 import type { Report } from './report/report.ts';
+import type { StorageEncoding } from './pipeline/object-codec.ts';
 
-export type { Manifest, StoredObject, TargetRecord, Report };
+export type { Manifest, StoredObject, TargetRecord, Report, StorageEncoding };
 
 /** What every step of a run gets: who it is, where to log, when to stop, what to release. */
 export interface RunContext {
@@ -52,6 +54,8 @@ export interface RunContext {
 
 /** Where an engine writes a backup's objects: hashes them and hands them to the repository. */
 export interface ObjectSink {
+  /** True when the repository compresses what it stores: an engine then writes its output uncompressed. */
+  readonly compresses: boolean;
   write(objectName: string, body: Readable): Promise<StoredObject>;
 }
 
@@ -121,22 +125,58 @@ export interface BackupWriter {
   abort(): Promise<void>;
 }
 
+/** What `removeAbandoned` (and `firedrill repair`) did. */
+export interface RepairResult {
+  /** Incomplete backups removed. */
+  removed: string[];
+  /** Multipart uploads aborted, as their keys. */
+  abortedUploads: string[];
+  /** What could not be cleaned, each a sentence. */
+  problems: string[];
+}
+
+/** An object a repository holds that firedrill did not write: a backup made elsewhere. */
+export interface ForeignObject {
+  /** Relative to the repository's root or prefix. */
+  key: string;
+  sizeBytes: number;
+  modifiedAt: Date;
+}
+
+/** A drill's outcome as the repository keeps it beside the backups: which backup passed, for retention. */
+export interface StoredRunResult {
+  runId: string;
+  status: string;
+  backupId?: string | undefined;
+  finishedAt?: string | undefined;
+}
+
 export interface Repository {
   readonly name: string;
   readonly type: string;
+  /** How objects are stored: compression and encryption, the same for every backup written here. */
+  readonly encoding: StorageEncoding;
   /** `local repository "local" at /var/backups`: for messages. */
   describe(): string;
   /** Fails early, before a dump starts, when the repository cannot be written. */
   preflight(drill: string): Promise<void>;
   startBackup(drill: string, backupId: string): Promise<BackupWriter>;
-  /** Removes incomplete backups whose writer is gone for good; says which, and what could not be removed. */
-  removeAbandoned(drill: string): Promise<{ removed: string[]; problems: string[] }>;
+  /** Removes incomplete backups whose writer is gone for good and aborts stale multipart uploads; says which, and what could not be removed. */
+  removeAbandoned(drill: string): Promise<RepairResult>;
   /** Newest first. */
   listBackups(drill: string): Promise<BackupEntry[]>;
   readManifest(drill: string, backupId: string): Promise<Manifest>;
   readObject(drill: string, backupId: string, objectName: string): Promise<Readable>;
   /** The object as a plain local file, when the repository stores it as one (saves a copy before restoring). */
   localObjectPath(drill: string, backupId: string, objectName: string): string | undefined;
+  /** Deletes a complete backup: the manifest first, so an interrupted delete leaves an incomplete backup, never a damaged "complete" one. */
+  deleteBackup(drill: string, backupId: string): Promise<void>;
+  /** Keeps a run's result beside the drill's backups (`<drill>/reports/<runId>.json`). */
+  saveRunResult(drill: string, runId: string, json: string): Promise<void>;
+  listRunResults(drill: string): Promise<StoredRunResult[]>;
+  /** Objects under `prefix` (relative to the repository's root or prefix), for drills of backups made elsewhere. */
+  listForeignObjects(prefix: string): Promise<ForeignObject[]>;
+  readForeignObject(key: string): Promise<Readable>;
 }
 
 // ---------------------------------------------------------------- sandboxes

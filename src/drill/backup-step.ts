@@ -6,7 +6,8 @@ import type { DrillConfig } from '../config/load.ts';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject, type TargetRecord } from '../repository/manifest.ts';
 import { HashingStream } from '../pipeline/hashing.ts';
 import { engineFor } from '../engines/registry.ts';
-import { IntegrityError, UsageError } from '../errors.ts';
+import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage } from '../errors.ts';
+import { ByteCounter, checkEncoding, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
 import { newId } from './ids.ts';
@@ -19,9 +20,11 @@ import { newId } from './ids.ts';
  */
 export async function takeBackup(context: DrillRunContext, drill: DrillConfig, repository: Repository): Promise<Manifest> {
   await context.phase('backup.preflight', async () => {
+    await checkRepositoryEncoding(repository, context);
     await repository.preflight(drill.name);
-    const { removed, problems } = await repository.removeAbandoned(drill.name);
+    const { removed, abortedUploads, problems } = await repository.removeAbandoned(drill.name);
     if (removed.length > 0) context.logger.warn({ removed }, 'removed incomplete backups left behind by firedrill processes that no longer run');
+    if (abortedUploads.length > 0) context.logger.warn({ abortedUploads }, 'aborted multipart uploads left behind by firedrill processes that no longer run');
     for (const problem of problems) context.logger.warn(problem);
   });
   const backupId = newId();
@@ -34,8 +37,11 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
   const targets: TargetRecord[] = [];
   for (const target of drillTargets(drill)) {
     const sink: ObjectSink = {
+      compresses: repository.encoding.compression !== 'none',
       write: async (objectName, body) => {
-        const stored = { name: objectName, target: target.name, ...(await storeObject(writer, objectName, body, context.signal)) };
+        // `orders.pgdump.zst.age` says how to read it back by hand: age -d, then zstd -d.
+        const storedName = `${objectName}${encodingSuffix(repository.encoding)}`;
+        const stored = { name: storedName, target: target.name, ...(await storeObject(writer, storedName, body, repository.encoding, context.signal)) };
         objects.push(stored);
         return stored;
       },
@@ -60,14 +66,48 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
   return manifest;
 }
 
-/** Streams one object into the repository, hashing the bytes as they are stored. */
-async function storeObject(writer: BackupWriter, objectName: string, body: Readable, signal: AbortSignal): Promise<{ sizeBytes: number; sha256: string }> {
+/**
+ * Streams one object into the repository as one pipeline: count → compress →
+ * encrypt → hash → store. Any stage failing (a compressor's exit status
+ * included) fails the whole, and the backup is not committed.
+ */
+async function storeObject(
+  writer: BackupWriter,
+  objectName: string,
+  body: Readable,
+  encoding: StorageEncoding,
+  signal: AbortSignal,
+): Promise<{ sizeBytes: number; sha256: string; contentSizeBytes: number } & ObjectEncodingRecord> {
+  const counter = new ByteCounter();
   const hashing = new HashingStream();
-  const [produced, written] = await Promise.allSettled([pipeline(body, hashing, { signal }), writer.writeObject(objectName, hashing, signal)]);
+  const stages = await encodingStages(encoding);
+  // A repository that stops reading (an upload that failed) must also stop the producing side, which would otherwise wait forever.
+  const writing = writer.writeObject(objectName, hashing, signal).catch((error: unknown) => {
+    hashing.destroy(error as Error);
+    throw error;
+  });
+  const [produced, written] = await Promise.allSettled([pipeline([body, counter, ...stages, hashing], { signal }), writing]);
   // When the repository fails, the producing side only sees a premature close: report the cause.
   if (written.status === 'rejected') throw written.reason;
-  if (produced.status === 'rejected') throw produced.reason;
-  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
+  if (produced.status === 'rejected') {
+    const reason: unknown = produced.reason;
+    if (reason instanceof FiredrillError || signal.aborted) throw reason;
+    throw new BackupError(`encoding ${objectName} for the repository failed (${describeEncoding(encoding)}): ${errorMessage(reason)}`, { cause: reason });
+  }
+  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, contentSizeBytes: counter.sizeBytes, ...encodingRecord(encoding) };
+}
+
+/** Encryption that cannot work stops the backup before anything is dumped: never a quiet fallback to clear text. */
+async function checkRepositoryEncoding(repository: Repository, context: DrillRunContext): Promise<void> {
+  try {
+    for (const warning of await checkEncoding(repository.encoding)) context.logger.warn(`${repository.describe()}: ${warning}`);
+  } catch (error) {
+    throw new RepositoryError(`${repository.describe()} cannot store backups: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+function describeEncoding(encoding: StorageEncoding): string {
+  return [`compression ${encoding.compression}`, encoding.encryption ? 'age encryption' : 'no encryption'].join(', ');
 }
 
 /**

@@ -2,13 +2,13 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { FetchedObjects, Repository, RestoredTarget, Sandbox, StartedSandbox } from '../interfaces.ts';
 import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { Manifest, StoredObject, TargetRecord } from '../repository/manifest.ts';
 import { HashingStream, hashFile } from '../pipeline/hashing.ts';
-import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
+import { AbortedError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
+import { DecodeError, MissingIdentityError, decodeObject } from '../pipeline/object-codec.ts';
 import { engineFor } from '../engines/registry.ts';
 
 /**
@@ -49,9 +49,11 @@ export async function restoreBackup(
 }
 
 /**
- * Every object, checked for size and SHA-256 against the manifest. A local
- * repository's files are verified in place; anything else is streamed into a
- * temp dir (hashed on the way) because pg_restore --jobs needs a seekable file.
+ * Every object, checked for size and SHA-256 against the manifest, and
+ * decoded. An object stored as written in a local repository is verified in
+ * place; anything else streams through hash → decrypt → decompress into a
+ * temp dir, because pg_restore --jobs needs a seekable file. A mismatch is an
+ * integrity failure even when decoding went through.
  */
 async function fetchAndVerify(
   context: DrillRunContext,
@@ -63,43 +65,30 @@ async function fetchAndVerify(
   const paths = new Map<string, string>();
   let temporaryDirectory: string | undefined;
   for (const object of objects) {
-    let path = repository.localObjectPath(drill.name, manifest.backupId, object.name);
-    let actual: { sizeBytes: number; sha256: string };
-    if (path) {
-      try {
-        actual = await hashFile(path, context.signal);
-      } catch (error) {
-        if (context.signal.aborted) throw error;
-        // A missing object is a damaged backup; anything else (permissions, I/O) is the storage's problem.
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new IntegrityError(`object ${object.name} of backup ${manifest.backupId} is missing from ${repository.describe()}; the backup is damaged`, {
-            cause: error,
-          });
-        }
-        throw new RepositoryError(`cannot read object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-    } else {
-      if (!temporaryDirectory) {
-        const directory = await mkdtemp(join(tmpdir(), 'firedrill-fetch-'));
-        temporaryDirectory = directory;
-        context.releasers.add(`fetched objects in ${directory}`, () => rm(directory, { recursive: true, force: true }));
-      }
-      path = join(temporaryDirectory, object.name);
-      const hashing = new HashingStream();
-      await pipeline(await repository.readObject(drill.name, manifest.backupId, object.name), hashing, createWriteStream(path, { mode: 0o600 }), {
-        signal: context.signal,
-      });
-      actual = { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
+    const encoded = (object.compression ?? 'none') !== 'none' || object.encryption !== undefined;
+    const inPlace = encoded ? undefined : repository.localObjectPath(drill.name, manifest.backupId, object.name);
+    if (inPlace) {
+      verifySize(await hashInPlace(context, manifest, repository, object, inPlace), object, manifest);
+      paths.set(object.name, inPlace);
+      continue;
     }
-    if (actual.sizeBytes !== object.sizeBytes || actual.sha256 !== object.sha256) {
-      throw new IntegrityError(
-        `object ${object.name} of backup ${manifest.backupId} does not match its manifest: ` +
-          `stored ${actual.sizeBytes} bytes with SHA-256 ${actual.sha256}, manifest recorded ${object.sizeBytes} bytes with SHA-256 ${object.sha256}. ` +
-          `The stored backup is corrupt (bit rot, truncation or tampering) and was not restored; do not rely on it, take a new backup and check the storage`,
-      );
+    if (!temporaryDirectory) {
+      const directory = await mkdtemp(join(tmpdir(), 'firedrill-fetch-'));
+      temporaryDirectory = directory;
+      context.releasers.add(`fetched objects in ${directory}`, () => rm(directory, { recursive: true, force: true }));
     }
+    const path = join(temporaryDirectory, object.name);
+    const hashing = new HashingStream();
+    const source = await repository.readObject(drill.name, manifest.backupId, object.name);
+    try {
+      await decodeObject([source, hashing], object, repository.encoding.encryption?.identity, createWriteStream(path, { mode: 0o600 }), context.signal);
+    } catch (error) {
+      if (context.signal.aborted) throw new AbortedError();
+      // Bytes that are all there but differ explain any decoding failure: say that, not what the decoder saw.
+      if (hashing.finished) verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
+      throw explainDecodeFailure(error, object, manifest, repository);
+    }
+    verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
     paths.set(object.name, path);
   }
   context.logger.info({ objects: objects.length }, 'backup objects verified');
@@ -110,4 +99,56 @@ async function fetchAndVerify(
       return path;
     },
   };
+}
+
+async function hashInPlace(context: DrillRunContext, manifest: Manifest, repository: Repository, object: StoredObject, path: string) {
+  try {
+    return await hashFile(path, context.signal);
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    // A missing object is a damaged backup; anything else (permissions, I/O) is the storage's problem.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new IntegrityError(`object ${object.name} of backup ${manifest.backupId} is missing from ${repository.describe()}; the backup is damaged`, { cause: error });
+    }
+    throw new RepositoryError(`cannot read object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function verifySize(actual: { sizeBytes: number; sha256: string }, object: StoredObject, manifest: Manifest): void {
+  if (actual.sizeBytes !== object.sizeBytes || actual.sha256 !== object.sha256) {
+    throw new IntegrityError(
+      `object ${object.name} of backup ${manifest.backupId} does not match its manifest: ` +
+        `stored ${actual.sizeBytes} bytes with SHA-256 ${actual.sha256}, manifest recorded ${object.sizeBytes} bytes with SHA-256 ${object.sha256}. ` +
+        `The stored backup is corrupt (bit rot, truncation or tampering) and was not restored; do not rely on it, take a new backup and check the storage`,
+    );
+  }
+}
+
+/** A wrong key is a failed drill that says which key; damaged bytes are an integrity failure; anything else passes through. */
+function explainDecodeFailure(error: unknown, object: StoredObject, manifest: Manifest, repository: Repository): Error {
+  const what = `object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}`;
+  if (error instanceof MissingIdentityError) {
+    return new RepositoryError(`cannot restore ${what}: ${error.message}`, { cause: error });
+  }
+  if (error instanceof DecodeError) {
+    const identity = repository.encoding.encryption?.identity;
+    if (error.stage === 'decrypt' && /no identity matched/i.test(errorMessage(error))) {
+      return new RestoreError(
+        `cannot decrypt ${what}: the identity from ${identity?.origin ?? 'the configuration'} is not one the backup was encrypted to ` +
+          `(${object.encryption?.recipients.join(', ') ?? 'unknown recipients'}). Set encryption.identity of repository "${repository.name}" to the matching key`,
+        { cause: error },
+      );
+    }
+    if ((error.cause as { exitCode?: unknown } | undefined)?.exitCode === null) {
+      return new RepositoryError(`cannot decode ${what}: ${errorMessage(error)}`, { cause: error });
+    }
+    return new IntegrityError(
+      `${what} cannot be read back: ${errorMessage(error)}. The stored bytes are damaged (or were not written by this configuration); do not rely on this backup`,
+      { cause: error },
+    );
+  }
+  if (error instanceof FiredrillError) return error;
+  return new RepositoryError(`cannot fetch ${what}: ${errorMessage(error)}`, { cause: error });
 }

@@ -19,6 +19,11 @@ export class HashingStream extends Transform {
     callback();
   }
 
+  /** True once every byte passed: the digest is final. */
+  get finished(): boolean {
+    return this.#digest !== undefined;
+  }
+
   get sizeBytes(): number {
     return this.#sizeBytes;
   }

@@ -71,10 +71,21 @@ export async function readMarker(
   );
   const written = (await stat(path).catch(() => undefined))?.mtimeMs;
   if (!owner || written === undefined) return { owner, abandoned: false };
-  const silentMs = Date.now() - written;
-  const abandoned = silentMs > ABANDONED_AFTER_MS || (silentMs >= (options.graceMs ?? ABANDONED_BY_DEAD_OWNER_AFTER_MS) && (await ownerIsGone(owner)));
-  return { owner, abandoned };
+  return { owner, abandoned: await isAbandoned(owner, Date.now() - written, options) };
 }
+
+/**
+ * The rule for any marker, wherever it is stored (a file, an S3 object whose
+ * LastModified is the heartbeat): silent for an hour, or silent for a few
+ * heartbeats and its owner provably gone.
+ */
+export async function isAbandoned(owner: Partial<OwnerMarker> | undefined, silentMs: number, options: { graceMs?: number } = {}): Promise<boolean> {
+  if (silentMs > ABANDONED_AFTER_MS) return true;
+  return owner !== undefined && silentMs >= (options.graceMs ?? ABANDONED_BY_DEAD_OWNER_AFTER_MS) && (await ownerIsGone(owner));
+}
+
+/** Silence after which an incomplete backup without any marker counts as debris. */
+export const ABANDONED_WITHOUT_MARKER_AFTER_MS = ABANDONED_AFTER_MS;
 
 /**
  * What can be known of an owner from here. `gone`: it provably ran on this

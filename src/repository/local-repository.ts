@@ -1,14 +1,15 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import type { BackupEntry, BackupWriter, Repository } from '../interfaces.ts';
+import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
 import { RepositoryError, errorMessage } from '../errors.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
-import { assertSafeName, parseManifest } from './repository-names.ts';
+import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
+import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 
 /**
@@ -22,7 +23,9 @@ export const localRepositorySchema = z
   .strictObject({
     type: z.literal('local').describe('Backups in a directory on this machine.'),
     path: z.string().min(1).describe('Root directory; relative paths resolve against the working directory. Holds <drill>/<backupId>/.'),
+    ...storageEncodingFields,
   })
+  .superRefine(checkCompressionLevel)
   .describe('A directory on this machine (or a mounted volume).');
 
 export type LocalRepositoryConfig = z.output<typeof localRepositorySchema>;
@@ -38,10 +41,12 @@ export class LocalRepository implements Repository {
   readonly type = 'local';
   readonly name: string;
   readonly root: string;
+  readonly encoding: StorageEncoding;
 
   constructor(name: string, config: LocalRepositoryConfig, options: { cwd: string }) {
     this.name = name;
     this.root = resolve(options.cwd, config.path);
+    this.encoding = config;
   }
 
   describe(): string {
@@ -83,8 +88,8 @@ export class LocalRepository implements Repository {
     return new LocalBackupWriter(directory, this.describe(), stopHeartbeat);
   }
 
-  async removeAbandoned(drill: string): Promise<{ removed: string[]; problems: string[] }> {
-    const result = { removed: [] as string[], problems: [] as string[] };
+  async removeAbandoned(drill: string): Promise<RepairResult> {
+    const result: RepairResult = { removed: [], abortedUploads: [], problems: [] };
     for (const entry of await this.listBackups(drill)) {
       if (entry.status !== 'incomplete' || !entry.abandoned) continue;
       const directory = join(this.#drillDirectory(drill), entry.backupId);
@@ -104,7 +109,7 @@ export class LocalRepository implements Repository {
     const directory = this.#drillDirectory(drill);
     let names: string[];
     try {
-      names = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+      names = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory() && isBackupId(entry.name)).map((entry) => entry.name);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new RepositoryError(`cannot list backups of drill "${drill}" in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
@@ -155,17 +160,78 @@ export class LocalRepository implements Repository {
   }
 
   async readObject(drill: string, backupId: string, objectName: string): Promise<Readable> {
-    const path = this.#objectPath(drill, backupId, objectName);
-    const stream = createReadStream(path);
-    await new Promise<void>((resolveOpen, rejectOpen) => {
-      stream.once('open', () => resolveOpen());
-      stream.once('error', (error) => rejectOpen(new RepositoryError(`cannot read object ${path}: ${errorMessage(error)}`, { cause: error })));
-    });
-    return stream;
+    return openForReading(this.#objectPath(drill, backupId, objectName));
   }
 
   localObjectPath(drill: string, backupId: string, objectName: string): string {
     return this.#objectPath(drill, backupId, objectName);
+  }
+
+  async deleteBackup(drill: string, backupId: string): Promise<void> {
+    assertSafeName(backupId, 'backup id');
+    const directory = join(this.#drillDirectory(drill), backupId);
+    try {
+      await rm(join(directory, MANIFEST_FILE), { force: true });
+      await rm(directory, { recursive: true, force: true });
+    } catch (error) {
+      throw new RepositoryError(`cannot delete backup ${directory} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async saveRunResult(drill: string, runId: string, json: string): Promise<void> {
+    assertSafeName(runId, 'run id');
+    const directory = join(this.#drillDirectory(drill), RUN_RESULTS_DIRECTORY);
+    const path = join(directory, `${runId}.json`);
+    try {
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      await writeFile(`${path}.tmp`, json, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+    } catch (error) {
+      throw new RepositoryError(`cannot write the run result ${path} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async listRunResults(drill: string): Promise<StoredRunResult[]> {
+    const directory = join(this.#drillDirectory(drill), RUN_RESULTS_DIRECTORY);
+    const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw new RepositoryError(`cannot list run results in ${directory}: ${errorMessage(error)}`, { cause: error });
+    });
+    const results = await Promise.all(
+      names.filter((name) => name.endsWith('.json')).map(async (name) => parseRunResult(await readFile(join(directory, name), 'utf8').catch(() => ''))),
+    );
+    return results.filter((result) => result !== undefined);
+  }
+
+  async listForeignObjects(prefix: string): Promise<ForeignObject[]> {
+    const start = this.#foreignPath(prefix);
+    const found: ForeignObject[] = [];
+    let entries;
+    try {
+      entries = await readdir(start, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      throw new RepositoryError(`cannot list ${start} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      const facts = await stat(path).catch(() => undefined);
+      if (facts) found.push({ key: relative(this.root, path), sizeBytes: facts.size, modifiedAt: facts.mtime });
+    }
+    return found;
+  }
+
+  async readForeignObject(key: string): Promise<Readable> {
+    return openForReading(this.#foreignPath(key));
+  }
+
+  /** A path under the root; a key that climbs out of it is refused. */
+  #foreignPath(key: string): string {
+    const path = resolve(this.root, key);
+    if (path !== this.root && !path.startsWith(`${this.root}${sep}`)) {
+      throw new RepositoryError(`"${key}" is outside ${this.describe()}; keys of existing backups are relative to its path`);
+    }
+    return path;
   }
 
   #drillDirectory(drill: string): string {
@@ -249,6 +315,15 @@ async function syncDirectory(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+async function openForReading(path: string): Promise<Readable> {
+  const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  await new Promise<void>((resolveOpen, rejectOpen) => {
+    stream.once('open', () => resolveOpen());
+    stream.once('error', (error) => rejectOpen(new RepositoryError(`cannot read ${path}: ${errorMessage(error)}`, { cause: error })));
+  });
+  return stream;
 }
 
 function errorCode(error: unknown): string {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { COMPRESSIONS } from '../pipeline/compression.ts';
 
 /**
  * `manifest.json`: the record of one backup, written last. It names every
@@ -17,8 +18,14 @@ export const storedObjectSchema = z.looseObject({
   name: z.string().min(1),
   /** The target the object belongs to. */
   target: z.string().min(1),
+  /** Size and SHA-256 of the stored bytes: after compression and encryption, so verifying needs no key. */
   sizeBytes: z.int().min(0),
   sha256: sha256Schema,
+  /** What the engine wrote, before compression and encryption. */
+  contentSizeBytes: z.int().min(0).optional(),
+  /** Absent in backups made before firedrill compressed: those are stored as written. */
+  compression: z.enum(COMPRESSIONS).optional(),
+  encryption: z.looseObject({ format: z.literal('age'), recipients: z.array(z.string()) }).optional(),
 });
 export type StoredObject = z.output<typeof storedObjectSchema>;
 

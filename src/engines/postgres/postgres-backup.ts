@@ -142,6 +142,8 @@ async function dump(
   where: string,
 ): Promise<StoredObject> {
   const args = ['--format=custom', `--snapshot=${snapshot}`, `--lock-wait-timeout=${target.backup.lockWaitTimeoutMs}`, '--no-password'];
+  // Compressing twice costs time and gains nothing: when the repository compresses, pg_dump does not.
+  if (sink.compresses) args.push('--compress=0');
   // A name of its own, so its server session can be found: see below.
   const applicationName = `firedrill pg_dump ${context.runId}`;
   const env = { ...libpqEnvironment(target.connection), PGAPPNAME: applicationName };

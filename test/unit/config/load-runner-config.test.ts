@@ -43,7 +43,7 @@ describe('loadRunnerConfig', () => {
     const runner = await loadRunnerConfig(undefined, { cwd: folder.directory, env: {} });
 
     expect(runner.file).toBe('config/firedrill.yaml');
-    expect(runner.repositories).toEqual({ offsite: { type: 'local', path: '/srv/backups' } });
+    expect(runner.repositories).toEqual({ offsite: { type: 'local', path: '/srv/backups', compression: 'zstd' } });
     // With a single repository, drills that name none use it.
     expect(runner.defaults.repository).toBe('offsite');
     expect(runner.reportsDirectory).toBe(join(folder.directory, 'out/reports'));

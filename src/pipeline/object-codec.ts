@@ -1,0 +1,192 @@
+import { Transform, type Duplex, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { secretSchema } from '../config/common.ts';
+import type { Secret } from '../secret.ts';
+import { COMPRESSIONS, LEVEL_RANGE, compressionTool, type Compression } from './compression.ts';
+import { AGE_RECIPIENT_PATTERN, checkRecipients, decryptStage, encryptStage, findAge, recipientsOfIdentity } from './encryption.ts';
+import { errorMessage } from '../errors.ts';
+
+/**
+ * How a repository stores bytes: compressed, then encrypted, then hashed
+ * (the manifest's SHA-256 is of the stored bytes, so verifying a backup
+ * needs no key). Compression and encryption belong to a repository, so every
+ * backup in it is treated alike; each object records what was applied to it,
+ * so a backup stays readable after the repository's settings change.
+ */
+
+export const encryptionSchema = z
+  .strictObject({
+    recipients: z
+      .array(z.string().regex(AGE_RECIPIENT_PATTERN, { error: 'expected an age X25519 recipient: "age1" and 58 letters and digits (age-keygen prints it as "Public key")' }))
+      .min(1, { error: 'at least one recipient is needed: encryption without one would have to store the backup in clear text, which firedrill refuses' })
+      .describe('age public keys (age1...) every backup is encrypted to. Any one of the matching identities can decrypt.'),
+    identity: secretSchema
+      .optional()
+      .describe(
+        'The age identity (AGE-SECRET-KEY-1..., as written by age-keygen) that decrypts backups for restores, as a secret reference. ' +
+          'Only needed where backups are restored; a machine that only takes backups needs none.',
+      ),
+  })
+  .describe('Client-side encryption in the age format (https://age-encryption.org), by the age binary. A backup can be decrypted by hand with `age -d -i key.txt`.');
+
+/** The keys every repository type accepts, spread into its schema. */
+export const storageEncodingFields = {
+  compression: z
+    .enum(COMPRESSIONS)
+    .default('zstd')
+    .describe(
+      'zstd: the zstd binary on all cores (Node\'s built-in zstd when the binary is missing); gzip; none. ' +
+        'pg_dump writes its archive uncompressed when firedrill compresses it, and compresses it itself (gzip) with none. (Default: zstd)',
+    ),
+  compressionLevel: z.int().min(1).max(19).optional().describe('zstd 1-19, gzip 1-9. (Default: zstd 3, gzip 6)'),
+  encryption: encryptionSchema.optional(),
+};
+
+export interface StorageEncoding {
+  compression: Compression;
+  compressionLevel?: number | undefined;
+  encryption?: { recipients: string[]; identity?: Secret | undefined } | undefined;
+}
+
+/** What the manifest records of one stored object's encoding. */
+export interface ObjectEncodingRecord {
+  compression?: Compression | undefined;
+  encryption?: { format: 'age'; recipients: string[] } | undefined;
+}
+
+/** Config refinement shared by the repository schemas: a level must suit its compression. */
+export function checkCompressionLevel(config: { compression?: unknown; compressionLevel?: unknown }, context: z.RefinementCtx): void {
+  const { compression, compressionLevel } = config;
+  if (typeof compressionLevel !== 'number') return;
+  if (compression === 'none') {
+    context.addIssue({ code: 'custom', path: ['compressionLevel'], message: 'has no effect with compression: none; remove it' });
+    return;
+  }
+  const [lowest, highest] = LEVEL_RANGE[compression === 'gzip' ? 'gzip' : 'zstd'];
+  if (compressionLevel < lowest || compressionLevel > highest) {
+    context.addIssue({ code: 'custom', path: ['compressionLevel'], message: `must be ${lowest}-${highest} for ${compression === 'gzip' ? 'gzip' : 'zstd'}` });
+  }
+}
+
+export function encodingRecord(encoding: StorageEncoding): ObjectEncodingRecord {
+  return {
+    compression: encoding.compression,
+    ...(encoding.encryption ? { encryption: { format: 'age' as const, recipients: [...encoding.encryption.recipients] } } : {}),
+  };
+}
+
+/** The file name suffix of a stored object: `.zst`, `.gz`, then `.age`. */
+export function encodingSuffix(encoding: StorageEncoding): string {
+  const compression = { zstd: '.zst', gzip: '.gz', none: '' }[encoding.compression];
+  return `${compression}${encoding.encryption ? '.age' : ''}`;
+}
+
+/**
+ * Before a backup starts: the tools exist and the keys work. Encryption that
+ * is configured but unusable stops the backup here; there is no fallback to
+ * clear text. Returns warnings worth logging (a slow compressor).
+ */
+export async function checkEncoding(encoding: StorageEncoding): Promise<string[]> {
+  const warnings: string[] = [];
+  const tool = await compressionTool(encoding.compression);
+  if (tool?.description.includes('one core')) warnings.push(`compression uses ${tool.description}`);
+  if (!encoding.encryption) return warnings;
+  const age = await findAge();
+  try {
+    await checkRecipients(age, encoding.encryption.recipients);
+  } catch (error) {
+    throw new Error(`encryption.recipients cannot be used: ${errorMessage(error)}`, { cause: error });
+  }
+  const identity = encoding.encryption.identity;
+  if (identity) {
+    let own: string[];
+    try {
+      own = await recipientsOfIdentity(identity);
+    } catch (error) {
+      throw new Error(`encryption.identity (from ${identity.origin}) is not a usable age identity: ${errorMessage(error)}`, { cause: error });
+    }
+    if (!own.some((recipient) => encoding.encryption?.recipients.includes(recipient))) {
+      throw new Error(
+        `encryption.identity (from ${identity.origin}) belongs to ${own.join(', ') || 'no X25519 key'}, which is not among encryption.recipients: ` +
+          'backups would be taken that this configuration cannot restore. Add its public key to recipients, or fix the identity',
+      );
+    }
+  }
+  return warnings;
+}
+
+/** Counts the bytes that pass: the size before compression, for the manifest and the compression ratio. */
+export class ByteCounter extends Transform {
+  sizeBytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.sizeBytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+/** The stages that turn an engine's output into stored bytes: compress, then encrypt. */
+export async function encodingStages(encoding: StorageEncoding): Promise<Duplex[]> {
+  const stages: Duplex[] = [];
+  const tool = await compressionTool(encoding.compression);
+  if (tool) stages.push(tool.compress(encoding.compressionLevel));
+  if (encoding.encryption) stages.push(encryptStage(await findAge(), encoding.encryption.recipients));
+  return stages;
+}
+
+/** Which stage of a decode failed, so the caller can tell a wrong key from damaged bytes. */
+export class DecodeError extends Error {
+  readonly stage: 'decrypt' | 'decompress';
+  constructor(stage: 'decrypt' | 'decompress', cause: unknown) {
+    super(`${stage === 'decrypt' ? 'age could not decrypt it' : 'it could not be decompressed'}: ${errorMessage(cause)}`, { cause });
+    this.name = 'DecodeError';
+    this.stage = stage;
+  }
+}
+
+/**
+ * Stored bytes → what the engine wrote: `input` (the stored object and any
+ * stage that watches it, such as a hash), decrypt, decompress, into `output`. `identity` is needed only for encrypted objects. A failure of a
+ * decoding stage is a DecodeError naming it; a failure of `input` or
+ * `output` passes through.
+ */
+export async function decodeObject(
+  input: Readable[],
+  record: ObjectEncodingRecord,
+  identity: Secret | undefined,
+  output: Writable,
+  signal: AbortSignal,
+): Promise<void> {
+  const stages: { stage: Duplex; name: 'decrypt' | 'decompress' }[] = [];
+  const releases: (() => Promise<void>)[] = [];
+  try {
+    if (record.encryption) {
+      if (!identity) throw new MissingIdentityError(record.encryption.recipients);
+      const decrypt = await decryptStage(await findAge(), identity);
+      releases.push(decrypt.release);
+      stages.push({ stage: decrypt.stage, name: 'decrypt' });
+    }
+    const tool = await compressionTool(record.compression ?? 'none');
+    if (tool) stages.push({ stage: tool.decompress(), name: 'decompress' });
+    // pipeline() destroys every stage with the first error, so the stream that failed first is the one to blame.
+    let first: { error: unknown; stage?: 'decrypt' | 'decompress' } | undefined;
+    for (const stream of input) stream.once('error', (error) => (first ??= { error }));
+    output.once('error', (error) => (first ??= { error }));
+    for (const { stage, name } of stages) stage.once('error', (error) => (first ??= { error, stage: name }));
+    try {
+      await pipeline([...input, ...stages.map(({ stage }) => stage), output], { signal });
+    } catch (error) {
+      if (signal.aborted || !first) throw error;
+      throw first.stage ? new DecodeError(first.stage, first.error) : first.error;
+    }
+  } finally {
+    for (const release of releases) await release();
+  }
+}
+
+export class MissingIdentityError extends Error {
+  constructor(recipients: string[]) {
+    super(`it is encrypted (age, to ${recipients.join(', ')}) and the repository has no encryption.identity to decrypt it; add one as a secret reference`);
+    this.name = 'MissingIdentityError';
+  }
+}

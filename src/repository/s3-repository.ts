@@ -1,0 +1,476 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { z } from 'zod';
+import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
+import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
+import { secretSchema } from '../config/common.ts';
+import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
+import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
+import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
+import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { createS3Client, isNotFound, s3Failure } from './s3-client.ts';
+
+const MiB = 1024 * 1024;
+/** Who writes a backup, rewritten every minute: its LastModified (the server's clock) is the heartbeat. */
+const IN_PROGRESS_OBJECT = '.in-progress';
+
+export const s3RepositorySchema = z
+  .strictObject({
+    type: z.literal('s3').describe('Backups in an S3 bucket (AWS S3 or an S3-compatible store: MinIO, Ceph, R2, ...).'),
+    bucket: z.string().min(3).max(63).describe('Bucket name. It must exist; firedrill never creates buckets.'),
+    prefix: z
+      .string()
+      .default('')
+      .refine((prefix) => prefix === '' || (prefix.endsWith('/') && !prefix.startsWith('/') && !prefix.split('/').includes('..')), {
+        error: 'expected "" or a key prefix ending in "/" (e.g. firedrill/), without a leading "/" or ".."',
+      })
+      .describe('Key prefix; backups are <prefix><drill>/<backupId>/. (Default: "", the bucket\'s root)'),
+    region: z.string().min(1).default('us-east-1').describe('The bucket\'s region. (Default: us-east-1)'),
+    endpoint: z.url().optional().describe('Endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000. (Default: AWS S3 of the region)'),
+    forcePathStyle: z.boolean().default(false).describe('Address buckets as <endpoint>/<bucket> rather than <bucket>.<endpoint>; most S3-compatible stores need true. (Default: false)'),
+    accessKeyId: secretSchema.optional().describe('Access key id, as a secret reference. (Default: the AWS default credential chain: environment, shared config, instance or pod role)'),
+    secretAccessKey: secretSchema.optional().describe('Secret access key, as a secret reference; required with accessKeyId.'),
+    sessionToken: secretSchema.optional().describe('Session token for temporary credentials, as a secret reference.'),
+    serverSideEncryption: z
+      .strictObject({
+        type: z.enum(['AES256', 'aws:kms']).describe('AES256: S3-managed keys; aws:kms: a KMS key.'),
+        kmsKeyId: z.string().min(1).optional().describe('The KMS key (id, alias or ARN) with aws:kms. (Default: the account\'s aws/s3 key)'),
+      })
+      .optional()
+      .describe('Server-side encryption of every object firedrill writes, on top of (not instead of) client-side encryption.'),
+    storageClass: z
+      .enum(['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'REDUCED_REDUNDANCY'])
+      .optional()
+      .describe('Storage class of backup objects. Classes that need a restore request before reading (GLACIER, DEEP_ARCHIVE) cannot be drilled and are not offered. (Default: the bucket\'s, usually STANDARD)'),
+    checksums: z
+      .enum(['when_supported', 'when_required'])
+      .default('when_supported')
+      .describe(
+        'when_supported: the SDK adds and validates CRC checksums on every request (AWS S3); when_required: only where the API demands them, ' +
+          'for S3-compatible stores that reject the newer checksum headers. Integrity does not depend on it: firedrill verifies SHA-256 itself. (Default: when_supported)',
+      ),
+    partSize: z
+      .int()
+      .min(5)
+      .max(5 * 1024)
+      .default(32)
+      .describe('Multipart upload part size in MiB. An object has at most 10,000 parts, so this bounds a backup object: 32 MiB allows 320 GiB. (Default: 32)'),
+    queueSize: z.int().min(1).max(16).default(2).describe('Parts uploaded in parallel. Memory used is about partSize × (queueSize + 1). (Default: 2)'),
+    maxAttempts: z.int().min(1).max(20).default(5).describe('Attempts per request, with backoff, before an error counts. (Default: 5)'),
+    ...storageEncodingFields,
+  })
+  .superRefine((config, context) => {
+    checkCompressionLevel(config, context);
+    if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined)) {
+      context.addIssue({ code: 'custom', path: ['secretAccessKey'], message: 'accessKeyId and secretAccessKey go together: set both, or neither for the default credential chain' });
+    }
+    if (config.serverSideEncryption?.kmsKeyId && config.serverSideEncryption.type !== 'aws:kms') {
+      context.addIssue({ code: 'custom', path: ['serverSideEncryption', 'kmsKeyId'], message: 'needs type: aws:kms' });
+    }
+  })
+  .describe('An S3 bucket. Objects are streamed up as multipart uploads; the manifest is written last.');
+
+export type S3RepositoryConfig = z.output<typeof s3RepositorySchema>;
+
+/**
+ * Backups as keys: `<prefix><drill>/<backupId>/<object>` and, last,
+ * `.../manifest.json`; run results under `<prefix><drill>/reports/`. Objects
+ * stream up through lib-storage's Upload (memory bounded by part size ×
+ * queue); a failed upload aborts its multipart upload, and what a crash left
+ * (parts of an upload, objects without a manifest) is removed by the next
+ * backup or `firedrill repair`.
+ */
+export class S3Repository implements Repository {
+  readonly type = 's3';
+  readonly name: string;
+  readonly encoding: StorageEncoding;
+  readonly #config: S3RepositoryConfig;
+  #client: S3Client | undefined;
+
+  constructor(name: string, config: S3RepositoryConfig) {
+    this.name = name;
+    this.#config = config;
+    this.encoding = config;
+  }
+
+  describe(): string {
+    return `s3 repository "${this.name}" at s3://${this.#config.bucket}/${this.#config.prefix}`;
+  }
+
+  get #s3(): S3Client {
+    this.#client ??= createS3Client(this.#config);
+    return this.#client;
+  }
+
+  async preflight(drill: string): Promise<void> {
+    const bucket = this.#config.bucket;
+    await this.#send('HeadBucket', undefined, () => this.#s3.send(new HeadBucketCommand({ Bucket: bucket })));
+    const key = `${this.#drillPrefix(drill)}.write-test-${randomBytes(4).toString('hex')}`;
+    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: 'firedrill write test\n' })));
+    await this.#send('DeleteObject', key, () => this.#s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+  }
+
+  async startBackup(drill: string, backupId: string): Promise<BackupWriter> {
+    assertSafeName(backupId, 'backup id');
+    const prefix = `${this.#drillPrefix(drill)}${backupId}/`;
+    const markerKey = `${prefix}${IN_PROGRESS_OBJECT}`;
+    const marker = `${JSON.stringify(await currentOwner())}\n`;
+    const putMarker = () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(markerKey), Body: marker, ContentType: 'application/json' }));
+    await this.#send('PutObject', markerKey, putMarker);
+    const heartbeat = setInterval(() => void putMarker().catch(() => undefined), HEARTBEAT_MS).unref();
+    return new S3BackupWriter(this, prefix, () => clearInterval(heartbeat));
+  }
+
+  async removeAbandoned(drill: string): Promise<RepairResult> {
+    const result: RepairResult = { removed: [], abortedUploads: [], problems: [] };
+    const entries = await this.listBackups(drill);
+    for (const entry of entries) {
+      if (entry.status !== 'incomplete' || !entry.abandoned) continue;
+      const prefix = `${this.#drillPrefix(drill)}${entry.backupId}/`;
+      try {
+        // Judged a moment ago: make sure it did not get its manifest since.
+        if (await this.#exists(`${prefix}${MANIFEST_FILE}`)) continue;
+        await this.deleteKeys(await this.#keysUnder(prefix));
+        result.removed.push(entry.backupId);
+      } catch (error) {
+        result.problems.push(`cannot remove incomplete backup ${entry.backupId} of drill "${drill}": ${errorMessage(error)}`);
+      }
+    }
+    // An upload in progress belongs to a backup that is incomplete and not abandoned; every other upload is debris.
+    const live = new Set(entries.filter((entry) => entry.status === 'incomplete' && !entry.abandoned).map((entry) => entry.backupId));
+    let uploads: { Key?: string | undefined; UploadId?: string | undefined; Initiated?: Date | undefined }[];
+    try {
+      uploads = await this.#listUploads(this.#drillPrefix(drill));
+    } catch (error) {
+      result.problems.push(
+        `${errorMessage(error)}. Stale multipart uploads cannot be found here: add a lifecycle rule AbortIncompleteMultipartUpload (e.g. 7 days) to the bucket`,
+      );
+      return result;
+    }
+    for (const upload of uploads) {
+      if (!upload.Key || !upload.UploadId) continue;
+      const backupId = upload.Key.slice(this.#drillPrefix(drill).length).split('/')[0] ?? '';
+      const young = upload.Initiated !== undefined && Date.now() - upload.Initiated.getTime() < ABANDONED_WITHOUT_MARKER_AFTER_MS;
+      if (live.has(backupId) || (young && !entries.some((entry) => entry.backupId === backupId))) continue;
+      try {
+        await this.abortUpload(upload.Key, upload.UploadId);
+        result.abortedUploads.push(upload.Key);
+      } catch (error) {
+        result.problems.push(errorMessage(error));
+      }
+    }
+    return result;
+  }
+
+  async listBackups(drill: string): Promise<BackupEntry[]> {
+    const drillPrefix = this.#drillPrefix(drill);
+    const backupIds: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#send('ListObjectsV2', drillPrefix, () =>
+        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: drillPrefix, Delimiter: '/', ContinuationToken: token })),
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const backupId = (common.Prefix ?? '').slice(drillPrefix.length).replace(/\/$/, '');
+        if (isBackupId(backupId)) backupIds.push(backupId);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const entries = await mapLimited(backupIds, 8, (backupId) => this.#entry(drill, backupId));
+    return entries.filter((entry) => entry !== undefined).sort((a, b) => (a.backupId < b.backupId ? 1 : -1));
+  }
+
+  async #entry(drill: string, backupId: string): Promise<BackupEntry | undefined> {
+    const prefix = `${this.#drillPrefix(drill)}${backupId}/`;
+    const objects = await this.#objectsUnder(prefix);
+    if (objects.length === 0) return undefined;
+    const manifestObject = objects.find((object) => object.Key === `${prefix}${MANIFEST_FILE}`);
+    if (manifestObject) {
+      try {
+        const manifest = await this.readManifest(drill, backupId);
+        return { backupId, status: 'complete', manifest, modifiedAt: manifestObject.LastModified ?? new Date(0) };
+      } catch (error) {
+        if (error instanceof IntegrityError) return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt: manifestObject.LastModified ?? new Date(0) };
+        throw error;
+      }
+    }
+    const newest = Math.max(...objects.map((object) => object.LastModified?.getTime() ?? 0));
+    const markerObject = objects.find((object) => object.Key === `${prefix}${IN_PROGRESS_OBJECT}`);
+    let owner: Partial<OwnerMarker> | undefined;
+    if (markerObject) owner = await this.#readText(markerObject.Key as string).then((text) => JSON.parse(text) as Partial<OwnerMarker>, () => undefined);
+    const silentMs = Date.now() - (markerObject?.LastModified?.getTime() ?? newest);
+    const abandoned = markerObject ? await isAbandoned(owner, silentMs) : silentMs > ABANDONED_WITHOUT_MARKER_AFTER_MS;
+    return {
+      backupId,
+      status: 'incomplete',
+      abandoned,
+      problem: abandoned
+        ? 'left behind by a firedrill process that no longer runs'
+        : owner?.pid !== undefined
+          ? `being written by pid ${owner.pid} on ${owner.hostname ?? 'another machine'}`
+          : 'no manifest',
+      modifiedAt: new Date(newest),
+    };
+  }
+
+  async readManifest(drill: string, backupId: string): Promise<Manifest> {
+    assertSafeName(backupId, 'backup id');
+    const key = `${this.#drillPrefix(drill)}${backupId}/${MANIFEST_FILE}`;
+    let text: string;
+    try {
+      text = await this.#readText(key);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new RepositoryError(`backup ${backupId} of drill "${drill}" has no manifest in ${this.describe()}: it is incomplete and cannot be restored`, {
+          cause: error,
+        });
+      }
+      throw s3Failure('GetObject', this.#config.bucket, key, error, this.describe());
+    }
+    return parseManifest(text, `s3://${this.#config.bucket}/${key}`);
+  }
+
+  async readObject(drill: string, backupId: string, objectName: string): Promise<Readable> {
+    assertSafeName(backupId, 'backup id');
+    assertSafeName(objectName, 'object name');
+    const key = `${this.#drillPrefix(drill)}${backupId}/${objectName}`;
+    try {
+      return await this.#getStream(key);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new IntegrityError(`object ${objectName} of backup ${backupId} is missing from ${this.describe()} (s3://${this.#config.bucket}/${key}); the backup is damaged`, {
+          cause: error,
+        });
+      }
+      throw s3Failure('GetObject', this.#config.bucket, key, error, this.describe());
+    }
+  }
+
+  localObjectPath(): undefined {
+    return undefined;
+  }
+
+  async deleteBackup(drill: string, backupId: string): Promise<void> {
+    assertSafeName(backupId, 'backup id');
+    const prefix = `${this.#drillPrefix(drill)}${backupId}/`;
+    const manifestKey = `${prefix}${MANIFEST_FILE}`;
+    await this.deleteKeys([manifestKey]);
+    await this.deleteKeys((await this.#keysUnder(prefix)).filter((key) => key !== manifestKey));
+  }
+
+  async saveRunResult(drill: string, runId: string, json: string): Promise<void> {
+    assertSafeName(runId, 'run id');
+    const key = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/${runId}.json`;
+    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: json, ContentType: 'application/json' })));
+  }
+
+  async listRunResults(drill: string): Promise<StoredRunResult[]> {
+    const prefix = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/`;
+    const keys = (await this.#objectsUnder(prefix)).map((object) => object.Key as string).filter((key) => key.endsWith('.json'));
+    const results = await mapLimited(keys, 8, async (key) => parseRunResult(await this.#readText(key).catch(() => '')));
+    return results.filter((result) => result !== undefined);
+  }
+
+  async listForeignObjects(prefix: string): Promise<ForeignObject[]> {
+    const fullPrefix = `${this.#config.prefix}${prefix}`;
+    return (await this.#objectsUnder(fullPrefix))
+      .filter((object) => object.Key !== undefined && !object.Key.endsWith('/'))
+      .map((object) => ({ key: (object.Key as string).slice(this.#config.prefix.length), sizeBytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) }));
+  }
+
+  async readForeignObject(key: string): Promise<Readable> {
+    const fullKey = `${this.#config.prefix}${key}`;
+    try {
+      return await this.#getStream(fullKey);
+    } catch (error) {
+      throw s3Failure('GetObject', this.#config.bucket, fullKey, error, this.describe());
+    }
+  }
+
+  // ------------------------------------------------------------ used by the writer
+
+  /** Streams one object up; a failure aborts the multipart upload (lib-storage does, and so do we if it could not). */
+  async upload(key: string, body: Readable, signal: AbortSignal): Promise<void> {
+    const upload = new Upload({
+      client: this.#s3,
+      params: { ...this.#putParameters(key), Body: body, ContentType: 'application/octet-stream' },
+      partSize: this.#config.partSize * MiB,
+      queueSize: this.#config.queueSize,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => undefined);
+      if (signal.aborted) throw error;
+      throw s3Failure(upload.uploadId ? 'multipart upload (UploadPart)' : 'PutObject', this.#config.bucket, key, error, this.describe());
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async putText(key: string, text: string): Promise<void> {
+    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: text, ContentType: 'application/json' })));
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchUpload') return;
+      throw s3Failure('AbortMultipartUpload', this.#config.bucket, key, error, this.describe());
+    }
+  }
+
+  async deleteKeys(keys: string[]): Promise<void> {
+    // One request per key: DeleteObjects needs Content-MD5, which some S3-compatible stores handle differently.
+    await mapLimited(keys, 8, (key) => this.#send('DeleteObject', key, () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }))));
+  }
+
+  async keysUnder(prefix: string): Promise<string[]> {
+    return this.#keysUnder(prefix);
+  }
+
+  async uploadsUnder(prefix: string): Promise<{ key: string; uploadId: string }[]> {
+    return (await this.#listUploads(prefix)).flatMap((upload) => (upload.Key && upload.UploadId ? [{ key: upload.Key, uploadId: upload.UploadId }] : []));
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #drillPrefix(drill: string): string {
+    assertSafeName(drill, 'drill name');
+    return `${this.#config.prefix}${drill}/`;
+  }
+
+  #putParameters(key: string): PutObjectCommandInput {
+    const sse = this.#config.serverSideEncryption;
+    return {
+      Bucket: this.#config.bucket,
+      Key: key,
+      ...(sse ? { ServerSideEncryption: sse.type, ...(sse.kmsKeyId ? { SSEKMSKeyId: sse.kmsKeyId } : {}) } : {}),
+      ...(this.#config.storageClass ? { StorageClass: this.#config.storageClass } : {}),
+    };
+  }
+
+  async #send<T>(action: string, key: string | undefined, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw s3Failure(action, this.#config.bucket, key, error, this.describe());
+    }
+  }
+
+  async #getStream(key: string): Promise<Readable> {
+    const response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+    const body = response.Body;
+    if (!(body instanceof Readable)) throw new RepositoryError(`GetObject on s3://${this.#config.bucket}/${key} returned no stream`);
+    return body;
+  }
+
+  async #readText(key: string): Promise<string> {
+    const response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+    return (await response.Body?.transformToString('utf8')) ?? '';
+  }
+
+  async #exists(key: string): Promise<boolean> {
+    return (await this.#objectsUnder(key)).some((object) => object.Key === key);
+  }
+
+  async #objectsUnder(prefix: string): Promise<_Object[]> {
+    const objects: _Object[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#send('ListObjectsV2', prefix, () =>
+        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token })),
+      );
+      objects.push(...(page.Contents ?? []));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  }
+
+  async #keysUnder(prefix: string): Promise<string[]> {
+    return (await this.#objectsUnder(prefix)).flatMap((object) => (object.Key ? [object.Key] : []));
+  }
+
+  async #listUploads(prefix: string): Promise<{ Key?: string | undefined; UploadId?: string | undefined; Initiated?: Date | undefined }[]> {
+    const uploads = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#send('ListMultipartUploads', prefix, () =>
+        this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
+      );
+      uploads.push(...(page.Uploads ?? []));
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return uploads;
+  }
+}
+
+class S3BackupWriter implements BackupWriter {
+  readonly #repository: S3Repository;
+  readonly #prefix: string;
+  readonly #stopHeartbeat: () => void;
+  #committed = false;
+
+  constructor(repository: S3Repository, prefix: string, stopHeartbeat: () => void) {
+    this.#repository = repository;
+    this.#prefix = prefix;
+    this.#stopHeartbeat = stopHeartbeat;
+  }
+
+  async writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void> {
+    assertSafeName(objectName, 'object name');
+    if (objectName === MANIFEST_FILE || objectName === IN_PROGRESS_OBJECT) throw new RepositoryError(`"${objectName}" is reserved and cannot be an object name`);
+    await this.#repository.upload(`${this.#prefix}${objectName}`, body, signal);
+  }
+
+  async commit(manifest: Manifest): Promise<void> {
+    // One PutObject: S3 makes it visible whole or not at all, so a backup has a complete manifest or none.
+    await this.#repository.putText(`${this.#prefix}${MANIFEST_FILE}`, serializeManifest(manifest));
+    this.#committed = true;
+    this.#stopHeartbeat();
+    await this.#repository.deleteKeys([`${this.#prefix}${IN_PROGRESS_OBJECT}`]).catch(() => undefined);
+  }
+
+  async abort(): Promise<void> {
+    this.#stopHeartbeat();
+    if (this.#committed) return;
+    // Uploads a stopped writer left open (an abort that could not reach the store is retried by repair), then every object.
+    for (const upload of await this.#repository.uploadsUnder(this.#prefix).catch(() => [])) {
+      await this.#repository.abortUpload(upload.key, upload.uploadId).catch(() => undefined);
+    }
+    await this.#repository.deleteKeys(await this.#repository.keysUnder(this.#prefix));
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at a time, keeping their order. */
+async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
