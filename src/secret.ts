@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { REDACTED, registerSecretValue } from './redact.ts';
+import { ConfigError } from './errors.ts';
 
 export type SecretReference = { env: string } | { file: string };
 
@@ -59,7 +60,17 @@ export class Secret {
     }
   }
 
+  /**
+   * The value. A secret that commands reading only metadata left unresolved
+   * (`backups`, `restore`) is resolved now, when it turns out to be needed
+   * (an S3 key to list backups, an age identity to decrypt one); a missing
+   * variable or file is then a config error that names it.
+   */
   reveal(): string {
+    if (this.#value === undefined && this.reference) {
+      const problem = this.resolve(process.env);
+      if (problem) throw new ConfigError([{ file: this.origin, path: '', message: problem }]);
+    }
     if (this.#value === undefined) throw new Error(`secret from ${this.origin} was used before the config was resolved`);
     return this.#value;
   }

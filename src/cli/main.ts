@@ -15,6 +15,8 @@ import { schemaCommand } from './commands/schema.ts';
 import { restoreCommand, type RestoreFlags } from './commands/restore.ts';
 import { sandboxListCommand, sandboxRemoveCommand } from './commands/sandbox.ts';
 import { cleanupCommand, type CleanupFlags } from './commands/cleanup.ts';
+import { repairCommand } from './commands/repair.ts';
+import { pruneCommand, type PruneFlags } from './commands/prune.ts';
 
 /**
  * The command line: parses arguments, calls the library, prints, and exits.
@@ -109,6 +111,21 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--older-than <duration>', 'also remove containers older than this whose owner cannot be checked from here (another machine)', '6h')
     .action(async (flags: CleanupFlags) => {
       exitCode = await cleanupCommand(flags, global(), output);
+    });
+  program
+    .command('repair')
+    .description('remove incomplete backups whose writer is gone and abort the multipart uploads they left (every backup start does this for its drill)')
+    .argument('[drills...]', 'drill names (default: every drill)')
+    .action(async (names: string[]) => {
+      exitCode = await repairCommand(names, global(), output);
+    });
+  program
+    .command('prune')
+    .description("apply the drills' retention policies: show every backup, what happens to it and why")
+    .argument('[drills...]', 'drill names (default: every drill)')
+    .option('--dry-run', 'show what would be removed, remove nothing')
+    .action(async (names: string[], flags: PruneFlags) => {
+      exitCode = await pruneCommand(names, flags, global(), output);
     });
   program
     .command('demo')

@@ -3,6 +3,7 @@ import { validateDetailed } from 'node-cron';
 import { durationSchema, nameSchema, positiveIntegerSchema, timeoutSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
 import { checkConfigSchema } from '../checks/registry.ts';
+import { retentionSchema } from '../repository/retention.ts';
 
 /**
  * One drill per file in `drills/`. This schema is the source of truth: it
@@ -126,6 +127,12 @@ export const drillSchema = z
     restore: restoreSchema.prefault({}),
     checks: z.array(checkConfigSchema).default([]).describe('Verifications on the restored database; all must pass.'),
     objectives: objectivesSchema.prefault({}),
+    retention: retentionSchema
+      .optional()
+      .describe(
+        'Which backups to keep (grandfather-father-son). Applied after each successful backup and by `firedrill prune`; ' +
+          'only complete backups count, and the newest backup that passed a drill is always kept. (Default: keep every backup)',
+      ),
     schedule: scheduleSchema.optional(),
   })
   .superRefine(

@@ -14,6 +14,9 @@ import { restoreBackup } from './restore-step.ts';
 import { runChecks, type CheckResult } from './check-step.ts';
 import { newId } from './ids.ts';
 import { buildReport } from '../report/build-report.ts';
+import { renderReportJson } from '../report/json-file-reporter.ts';
+import { pruneBackups } from '../repository/prune.ts';
+import { describeRetention, type RetentionPolicy } from '../repository/retention.ts';
 
 /**
  * One drill, end to end: backup (or pick an existing one) → fetch and verify
@@ -103,5 +106,30 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
       logger.error({ reporter: reporter.name, err: errorMessage(error) }, `reporter ${reporter.name} failed`);
     }
   }
+  if (repository && manifest) await keepRunResult(repository, report, logger);
+  // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
+  if (repository && manifest && !options.fromBackup && drill.retention && !abort.signal.aborted) {
+    await applyRetention(repository, drill.name, drill.retention, clock(), logger);
+  }
   return report;
+}
+
+/** The run's report beside the drill's backups: retention reads which backups passed from there, wherever it runs. */
+async function keepRunResult(repository: Repository, report: Report, logger: Logger): Promise<void> {
+  try {
+    await repository.saveRunResult(report.drill, report.runId, `${renderReportJson(report)}\n`);
+  } catch (error) {
+    logger.error({ err: errorMessage(error) }, `could not keep the run's result in ${repository.describe()}`);
+  }
+}
+
+async function applyRetention(repository: Repository, drill: string, policy: RetentionPolicy, now: Date, logger: Logger): Promise<void> {
+  try {
+    const result = await pruneBackups(repository, drill, policy, { now, dryRun: false, logger });
+    if (result.deleted.length > 0) logger.info({ deleted: result.deleted, policy: describeRetention(policy) }, 'pruned backups by the retention policy');
+    for (const problem of result.problems) logger.error(problem);
+  } catch (error) {
+    // Pruning is housekeeping: a failure is logged and retried at the next run, never a failed drill.
+    logger.error({ err: errorMessage(error) }, `could not apply the retention policy in ${repository.describe()}`);
+  }
 }

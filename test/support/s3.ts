@@ -89,6 +89,8 @@ export interface S3Peer {
    * (form upload, DeleteObjects). Reads, CreateBucket, DeleteObject and AbortMultipartUpload still work.
    */
   denyWrites(deny: boolean): void;
+  /** Multipart uploads of the bucket that are neither completed nor aborted, with how many parts have arrived. */
+  openUploads(): Promise<{ key: string; uploadId: string; parts: number }[]>;
 }
 
 export async function startS3Peer(options: S3PeerOptions = {}): Promise<S3Peer> {
@@ -167,6 +169,17 @@ export async function startS3Peer(options: S3PeerOptions = {}): Promise<S3Peer> 
     },
     denyWrites(deny: boolean) {
       writesDenied = deny;
+    },
+    async openUploads() {
+      const directory = app.store.getResourcePath(bucket, undefined, 'uploads');
+      return Promise.all(
+        (await listUploads(directory)).map(async (upload) => ({
+          key: upload.key,
+          uploadId: upload.uploadId,
+          // A part is complete once its .md5 is written.
+          parts: (await readdir(join(directory, upload.uploadId)).catch(() => [])).filter((name) => /^\d+\.md5$/.test(name)).length,
+        })),
+      );
     },
   };
 }

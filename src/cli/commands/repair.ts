@@ -1,0 +1,34 @@
+import type { Output } from '../output.ts';
+import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
+import { repositoryFor } from '../../repository/registry.ts';
+import { errorMessage } from '../../errors.ts';
+import { EXIT } from '../exit-codes.ts';
+
+/**
+ * `firedrill repair [drills...]`: in each drill's repository, removes
+ * incomplete backups whose writer is gone for good and aborts the multipart
+ * uploads they left (parts cost storage and are invisible in a listing).
+ * Backups being written right now, and every complete backup, are untouched.
+ * Every backup start does the same for its own drill.
+ */
+export async function repairCommand(names: string[], global: GlobalOptions, output: Output): Promise<number> {
+  const { runner, loaded } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'warn' });
+  const { drills, problems } = selectDrills(loaded, names, names.length === 0);
+  for (const problem of problems) output.err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
+  let failed = problems.length > 0;
+  for (const drill of drills) {
+    const repository = repositoryFor(runner, drill);
+    try {
+      const result = await repository.removeAbandoned(drill.name);
+      for (const backupId of result.removed) output.out(`${drill.name}: removed incomplete backup ${backupId}`);
+      for (const key of result.abortedUploads) output.out(`${drill.name}: aborted multipart upload of ${key}`);
+      for (const problem of result.problems) output.err(`firedrill: ${drill.name}: ${problem}`);
+      failed ||= result.problems.length > 0;
+      output.out(`${drill.name}: ${result.removed.length} incomplete backup(s) removed, ${result.abortedUploads.length} upload(s) aborted in ${repository.describe()}`);
+    } catch (error) {
+      output.err(`firedrill: ${drill.name}: ${errorMessage(error)}`);
+      failed = true;
+    }
+  }
+  return failed ? EXIT.ERROR : EXIT.PASSED;
+}

@@ -1,0 +1,273 @@
+import { spawn } from 'node:child_process';
+import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startS3Peer, type S3Peer } from '../support/s3.ts';
+import { createSourceDatabase, drillFile } from '../support/source-database.ts';
+import { useSourceDatabase } from '../support/lifecycle.ts';
+import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
+import { connect } from '../../src/engines/postgres/session.ts';
+import { withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
+import type { Report } from '../../src/report/report.ts';
+import type { Manifest } from '../../src/repository/manifest.ts';
+
+/**
+ * Drills through an S3 repository on a real S3 protocol peer (s3rver on
+ * 127.0.0.1), compressed with zstd and encrypted with age, and what happens
+ * when the stored bytes, the key or the peer itself go wrong.
+ */
+
+const context = useSourceDatabase();
+let peer: S3Peer;
+let s3: S3Client;
+let identity: { key: string; recipient: string };
+let other: { key: string; recipient: string };
+
+beforeAll(async () => {
+  peer = await startS3Peer();
+  s3 = new S3Client(peer.clientConfig);
+  identity = await ageKeygen();
+  other = await ageKeygen();
+});
+afterAll(async () => {
+  s3?.destroy();
+  await peer?.close();
+});
+
+function runnerConfig(options: { recipient?: string; extra?: string; prefix?: string } = {}): string {
+  return [
+    'repositories:',
+    '  offsite:',
+    '    type: s3',
+    '    bucket: backups',
+    `    prefix: ${options.prefix ?? 'firedrill/'}`,
+    '    endpoint: ${S3_ENDPOINT}',
+    '    forcePathStyle: true',
+    '    accessKeyId: { env: S3_ACCESS_KEY_ID }',
+    '    secretAccessKey: { env: S3_SECRET_ACCESS_KEY }',
+    // s3rver stores aws-chunked stream bodies with their framing (see test/support/s3.ts): as with other S3-compatible stores.
+    '    checksums: when_required',
+    '    partSize: 5',
+    '    maxAttempts: 2',
+    '    compression: zstd',
+    '    encryption:',
+    `      recipients: [${options.recipient ?? identity.recipient}]`,
+    '      identity: { file: age-key.txt }',
+    options.extra ?? '',
+    '',
+  ].join('\n');
+}
+
+async function prepare(options: { recipient?: string; key?: string; drill?: string; extra?: string; prefix?: string } = {}): Promise<Record<string, string>> {
+  await context.workspace.writeFile('config/firedrill.yaml', runnerConfig(options));
+  await context.workspace.writeFile('age-key.txt', options.key ?? identity.key);
+  await context.workspace.writeFile('drills/orders.yaml', options.drill ?? drillFile());
+  return { S3_ENDPOINT: peer.endpoint, S3_ACCESS_KEY_ID: peer.accessKeyId, S3_SECRET_ACCESS_KEY: peer.secretAccessKey };
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: peer.bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((object) => object.Key as string).sort();
+}
+
+async function download(key: string): Promise<Buffer> {
+  const response = await s3.send(new GetObjectCommand({ Bucket: peer.bucket, Key: key }));
+  return Buffer.from(await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+}
+
+async function manifestOf(report: Report): Promise<Manifest> {
+  return JSON.parse((await download(`firedrill/orders/${report.backup?.id}/manifest.json`)).toString('utf8')) as Manifest;
+}
+
+describe('an s3 repository with zstd and age', () => {
+  it('backs up, restores and verifies a drill through S3, storing only compressed, encrypted bytes and the manifest', async () => {
+    const env = await prepare();
+    const result = await context.workspace.run(['run', 'orders', '--json'], env);
+    expect(result.stderr).not.toContain('"level":50');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('passed');
+    expect(report.backup?.repository).toBe('offsite');
+
+    const backupId = report.backup?.id as string;
+    expect(await keys(`firedrill/orders/${backupId}/`)).toEqual([`firedrill/orders/${backupId}/manifest.json`, `firedrill/orders/${backupId}/source.pgdump.zst.age`]);
+    const manifest = await manifestOf(report);
+    expect(manifest.objects[0]).toMatchObject({ name: 'source.pgdump.zst.age', compression: 'zstd', encryption: { format: 'age', recipients: [identity.recipient] } });
+    const stored = await download(`firedrill/orders/${backupId}/source.pgdump.zst.age`);
+    expect(stored.subarray(0, 21).toString('latin1')).toBe('age-encryption.org/v1');
+    expect(stored.length).toBe(manifest.objects[0]?.sizeBytes);
+    // The run's result is kept beside the backups, for retention and history.
+    expect(await keys('firedrill/orders/reports/')).toEqual([`firedrill/orders/reports/${report.runId}.json`]);
+    expect(await peer.openUploads()).toEqual([]);
+  });
+
+  it('stores a backup that the Debian age and zstd binaries and pg_restore restore by hand', async () => {
+    const env = await prepare();
+    const result = await context.workspace.run(['run', 'orders', '--json'], env);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Report;
+    const stored = join(context.workspace.directory, 'downloaded.pgdump.zst.age');
+    await writeFile(stored, await download(`firedrill/orders/${report.backup?.id}/source.pgdump.zst.age`));
+
+    // age -d -i age-key.txt downloaded | zstd -d | pg_restore --dbname=by_hand
+    const target = await createSourceDatabase(context.source, 'by_hand', 'select 1');
+    const pgRestore = (await findTools('pg_restore')).at(-1)?.path as string;
+    const url = new URL(target);
+    await pipeProcesses([
+      ['age', ['-d', '-i', join(context.workspace.directory, 'age-key.txt'), stored]],
+      ['zstd', ['-d', '-q', '-c']],
+      [pgRestore, ['--no-owner', '--exit-on-error', `--host=${url.hostname}`, `--port=${url.port}`, `--username=${decodeURIComponent(url.username)}`, '--dbname=by_hand']],
+    ], { PGPASSWORD: context.source.password.reveal() });
+    const client = await connect(withDatabase(context.source.connection, 'by_hand'));
+    try {
+      expect((await client.query<{ count: string }>('select count(*) from orders')).rows[0]?.count).toBe('1200');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('fails the drill with a clear message when the identity is not one the backup was encrypted to', async () => {
+    // Backups encrypted to `other`; the identity configured for restores is ours.
+    let env = await prepare({ recipient: other.recipient, key: other.key });
+    expect((await context.workspace.run(['run', 'orders'], env)).code).toBe(0);
+    env = await prepare({ recipient: other.recipient, key: identity.key, extra: '' });
+    // The preflight refuses backups this configuration could not restore, before any dump.
+    const refused = await context.workspace.run(['run', 'orders', '--json'], env);
+    expect(refused.code).toBe(2);
+    expect((JSON.parse(refused.stdout) as Report).error?.message).toContain('is not among encryption.recipients');
+
+    const result = await context.workspace.run(['run', 'orders', '--from-backup', 'latest', '--json'], env);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('failed');
+    expect(report.error?.message).toContain('is not one the backup was encrypted to');
+    expect(report.error?.message).toContain(other.recipient);
+    expect(report.error?.message).toContain('Set encryption.identity of repository "offsite"');
+  });
+
+  it('reports an integrity failure for a stored object that was modified or truncated, and restores nothing', async () => {
+    const env = await prepare();
+    const first = JSON.parse((await context.workspace.run(['run', 'orders', '--json'], env)).stdout) as Report;
+    const key = `firedrill/orders/${first.backup?.id}/source.pgdump.zst.age`;
+    const original = await download(key);
+
+    const flipped = Buffer.from(original);
+    const middle = Math.floor(flipped.length / 2);
+    flipped[middle] = (flipped[middle] ?? 0) ^ 0x01;
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: key, Body: flipped }));
+    const modified = JSON.parse((await context.workspace.run(['run', 'orders', '--from-backup', first.backup?.id as string, '--json'], env)).stdout) as Report;
+    expect(modified.status).toBe('failed');
+    expect(modified.error?.kind).toBe('integrity');
+    expect(modified.phases.map((phase) => phase.name)).not.toContain('restore.load');
+
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: key, Body: original.subarray(0, original.length - 100) }));
+    const truncated = JSON.parse((await context.workspace.run(['run', 'orders', '--from-backup', first.backup?.id as string, '--json'], env)).stdout) as Report;
+    expect(truncated.status).toBe('failed');
+    expect(truncated.error?.message).toContain(`stored ${original.length - 100} bytes`);
+    expect(truncated.error?.message).toContain(`manifest recorded ${original.length} bytes`);
+  });
+
+  it('refuses to start a dump when the bucket denies writes, naming the action, bucket and key', async () => {
+    const env = await prepare();
+    peer.denyWrites(true);
+    try {
+      const result = await context.workspace.run(['run', 'orders', '--json'], env);
+      expect(result.code).toBe(2);
+      const report = JSON.parse(result.stdout) as Report;
+      expect(report.error?.message).toMatch(/^PutObject on s3:\/\/backups\/firedrill\/orders\/\.write-test-[0-9a-f]+ failed \(AccessDenied, HTTP 403\)/);
+      expect(report.error?.message).toContain('allow s3:PutObject');
+      expect(report.phases.map((phase) => phase.name)).not.toContain('backup.dump');
+    } finally {
+      peer.denyWrites(false);
+    }
+  });
+
+  it('commits nothing when the S3 peer goes down mid-upload, and repair aborts the upload it left while earlier backups stay', async () => {
+    // A database big enough that its upload takes several 5 MiB parts: random text barely compresses.
+    await createSourceDatabase(
+      context.source,
+      'big',
+      "create table blobs as select g as id, string_agg(md5(random()::text), '') as body from generate_series(1, 6000) g, generate_series(1, 120) part group by g",
+    ).catch(() => undefined);
+    const bigDrill = drillFile({ checks: '  - { name: rows, type: sql, query: "select count(*) from blobs", expect: { min: 1 } }' }).replace('url: ${SOURCE_URL}', 'url: ${BIG_URL}');
+    const env = { ...(await prepare({ drill: bigDrill, prefix: 'crash/' })), BIG_URL: context.source.url.replace(/\/[^/?]+(\?|$)/, '/big$1') };
+    const earlier = JSON.parse((await context.workspace.run(['run', 'orders', '--json'], env)).stdout) as Report;
+    expect(earlier.status).toBe('passed');
+
+    const running = context.workspace.start(['run', 'orders', '--json'], env);
+    await waitUntil(async () => (await peer.openUploads()).some((upload) => upload.parts > 0), 'the first uploaded part');
+    await peer.stop();
+    const result = await running.result;
+    await peer.start();
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.error?.message).toMatch(/on s3:\/\/backups\/crash\/orders\/[0-9TZ-]+[0-9a-f]+\/source\.pgdump\.zst\.age failed/);
+
+    const listed = JSON.parse((await context.workspace.run(['backups', 'orders', '--json'], env)).stdout) as { id: string; status: string }[];
+    expect(listed.filter((entry) => entry.status === 'complete').map((entry) => entry.id)).toEqual([earlier.backup?.id]);
+    // The crashed writer's marker last spoke ten minutes ago (the peer keeps LastModified as file times).
+    await ageObjects(join(peer.directory, 'backups'), 10 * 60_000, earlier.backup?.id as string);
+    const repaired = await context.workspace.run(['repair', 'orders'], env);
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toMatch(/removed incomplete backup/);
+    expect(await peer.openUploads()).toEqual([]);
+    const after = JSON.parse((await context.workspace.run(['backups', 'orders', '--json'], env)).stdout) as { id: string; status: string }[];
+    expect(after.map((entry) => [entry.id, entry.status])).toEqual([[earlier.backup?.id, 'complete']]);
+    expect((await context.workspace.run(['run', 'orders', '--from-backup', earlier.backup?.id as string], env)).code).toBe(0);
+  });
+});
+
+async function ageKeygen(): Promise<{ key: string; recipient: string }> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('age-keygen', [], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`age-keygen exited with ${code}`))));
+  });
+  const recipient = /public key: (age1[0-9a-z]+)/.exec(output)?.[1];
+  if (!recipient) throw new Error(`age-keygen printed no public key: ${output}`);
+  return { key: output, recipient };
+}
+
+/** Runs commands as a shell pipeline would (argument arrays, no shell), failing on any non-zero exit. */
+async function pipeProcesses(commands: [string, string[]][], env: Record<string, string>): Promise<void> {
+  const children = commands.map(([command, args]) => spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
+  children.forEach((child, index) => {
+    const next = children[index + 1];
+    if (next) child.stdout.pipe(next.stdin);
+    else child.stdout.resume();
+  });
+  children[0]?.stdin.end();
+  const statuses = await Promise.all(
+    children.map(
+      (child, index) =>
+        new Promise<string | undefined>((resolve) => {
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          child.on('close', (code) => resolve(code === 0 ? undefined : `${commands[index]?.[0]} exited with ${code}: ${stderr}`));
+        }),
+    ),
+  );
+  const failures = statuses.filter(Boolean);
+  if (failures.length > 0) throw new Error(failures.join('\n'));
+}
+
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Sets every file under `directory` (but those of `except`) back by `ageMs`, as if the objects were written that long ago. */
+async function ageObjects(directory: string, ageMs: number, except: string): Promise<void> {
+  const when = new Date(Date.now() - ageMs);
+  for (const entry of await readdir(directory, { recursive: true })) {
+    if (entry.includes(except)) continue;
+    const path = join(directory, entry);
+    if ((await stat(path)).isFile()) await utimes(path, when, when);
+  }
+}
