@@ -72,6 +72,11 @@ export interface Engine<TTarget = unknown> {
   describeTarget(record: TargetRecord): TargetDescription;
   /** What a sandbox must offer to restore this target (e.g. a minimum server major). */
   sandboxRequirements(record: TargetRecord): SandboxRequirements;
+  /**
+   * For a backup made elsewhere, which has no real manifest: what the fetched
+   * dump says of itself (versions, database, roles), as a complete record.
+   */
+  inspectExisting?(record: TargetRecord, fetched: { path: string; format: 'custom' | 'plain' | 'directory' }, database: string | undefined): Promise<TargetRecord>;
   /** Restores into a started sandbox; throws RestoreError when the backup does not restore. */
   restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget>;
 }
@@ -219,7 +224,7 @@ export interface StartedSandbox {
    * match, connected as the superuser to `database`. Rejects with a
    * ChildProcessError (exit status, stderr tail) when it fails.
    */
-  runTool(tool: 'pg_restore', args: string[], options: { database: string; signal: AbortSignal; releasers: Releasers }): Promise<void>;
+  runTool(tool: 'pg_restore' | 'psql', args: string[], options: { database: string; signal: AbortSignal; releasers: Releasers }): Promise<void>;
   /**
    * Leaves the sandbox running when the run ends (`firedrill restore --keep`),
    * marked so that cleanup of leftovers never removes it. Absent where a

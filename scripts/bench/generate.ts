@@ -6,9 +6,8 @@
  * events (jsonb payloads, a GIN index) and documents (long text bodies and a
  * bytea attachment). Text is made of words from a vocabulary with a skewed
  * (Zipf-like) frequency, not one repeated filler; long bodies are slices of
- * a 50 MB corpus of such words generated once (bytea stored uncompressed,
- * so a slice reads only its own TOAST chunks), so that they compress like prose
- * does. Numerics, timestamps over two years, md5 and sha256 digests for ids
+ * a 48 MiB corpus of such prose (bytea stored uncompressed, so that a slice
+ * reads only its own TOAST chunks), so that they compress like prose does. Numerics, timestamps over two years, md5 and sha256 digests for ids
  * and binary data that does not compress. Keys, secondary indexes (btree on
  * text and timestamps, GIN on jsonb) and foreign keys are created after the
  * load, as a restore does; then VACUUM (FREEZE, ANALYZE), so that no reader
@@ -22,10 +21,16 @@ export interface GeneratedDatabase {
   seconds: { corpus: number; load: number; indexes: number; constraints: number; vacuum: number; total: number };
 }
 
-/** Rows per MiB of target size, measured: about 38% documents, 28% events, 27% orders and their lines, 7% customers. */
-const ROWS_PER_MIB = { customers: 160, orders: 520, events: 600, documents: 205 };
+/**
+ * Rows per MiB of target size, measured with PostgreSQL 15: about 38% documents, 28% events, 27% orders and
+ * their lines, 7% customers, indexes included. An empty database and the products are about 10 MiB whatever the size.
+ */
+const ROWS_PER_MIB = { customers: 170, orders: 553, events: 468, documents: 260 };
+const FIXED_MIB = 10;
 const PRODUCTS = 5_000;
-const CORPUS_WORDS = 8_000_000;
+/** Document bodies are slices of six rows of 8 MiB of prose: far more than zstd's window, so they compress like prose, not like repeats. */
+const CORPUS_ROWS = 6;
+const CORPUS_ROW_BYTES = 8 * 1024 * 1024;
 
 const WORDS = `the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were
 their one all we can her has there been if more when will would who so no time people year way day man thing woman life child world school
@@ -53,14 +58,40 @@ const COUNTRIES = ['DE', 'FR', 'GB', 'US', 'ES', 'IT', 'NL', 'PL', 'SE', 'PT', '
 
 const sqlArray = (values: string[]) => `array[${values.map((value) => `'${value.replaceAll("'", "''")}'`).join(',')}]::text[]`;
 
-/** A word with a skewed frequency: the first words of the vocabulary are the most common. */
-const word = (seed: string) => `bench_word(${seed})`;
+/**
+ * Every statement gets two parameters: $1, the vocabulary as 16-byte slots
+ * (slicing bytea is constant-time, where indexing a text array walks it), and
+ * $2, a pool of prose made of those words, sliced for phrases of any length.
+ */
+const SLOT = 16;
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/** One word, the first ones of the vocabulary the most common (a skewed, Zipf-like frequency). */
+const word = () => `rtrim(convert_from(substr($1::bytea, 1 + ${SLOT} * floor(${WORDS.length} * random() * random())::int, ${SLOT}), 'UTF8'))`;
+
+/** About `length` characters of prose, starting and ending on a whole word. */
+const phrase = (length: string) =>
+  `btrim(rtrim(ltrim(convert_from(substr($2::bytea, 1 + floor(random() * (octet_length($2::bytea) - 4096))::int, ${length}), 'UTF8'), '${LETTERS}'), '${LETTERS}'))`;
+
+/** Prose with the vocabulary's skewed frequency and some punctuation, as Node generates it (fast, and seeded by nothing: every run differs). */
+function prose(bytes: number): Buffer {
+  const parts: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const r = Math.random();
+    let next = WORDS[Math.floor(WORDS.length * r * r)] as string;
+    const p = Math.random();
+    if (p < 0.07) next += '.';
+    else if (p < 0.11) next += ',';
+    parts.push(next);
+    length += next.length + 1;
+  }
+  return Buffer.from(parts.join(' '), 'utf8');
+}
+
+const vocabulary = () => Buffer.from(WORDS.map((entry) => entry.padEnd(SLOT, ' ')).join(''), 'utf8');
 
 const SCHEMA = `
-  create function bench_word(r double precision) returns text language sql immutable parallel safe as
-    $$ select (${sqlArray(WORDS)})[1 + floor(${WORDS.length} * r * r)::int] $$;
-  create function bench_words(n int) returns text language sql volatile parallel safe as
-    $$ select string_agg(bench_word(random()), ' ') from generate_series(1, n) $$;
   create table corpus (id int primary key, body bytea not null);
   alter table corpus alter column body set storage external;
   create table customers (
@@ -89,20 +120,20 @@ function insertChunk(table: string, low: number, high: number, counts: Record<st
   switch (table) {
     case 'customers':
       return `insert into customers select g,
-          ${word('random()')} || '.' || ${word('random()')} || g || '@' || (array['example.com','mail.test','post.example','inbox.test'])[1 + g % 4],
-          initcap(${word('random()')}) || ' ' || initcap(${word('random()')}) || ' ' || initcap(substr(md5(g::text), 1, 6)),
+          ${word()} || '.' || ${word()} || g || '@' || (array['example.com','mail.test','post.example','inbox.test'])[1 + g % 4],
+          initcap(${word()}) || ' ' || initcap(${word()}) || ' ' || initcap(substr(md5(g::text), 1, 6)),
           (${sqlArray(COUNTRIES)})[1 + floor(random() * ${COUNTRIES.length})::int],
           ${ts(730)}, round((random() * 5000 - 500)::numeric, 2), random() < 0.4,
           jsonb_build_object('language', (array['en','de','fr','es','it'])[1 + g % 5], 'newsletter', random() < 0.3,
-            'interests', jsonb_build_array(${word('random()')}, ${word('random()')}, ${word('random()')}),
+            'interests', jsonb_build_array(${word()}, ${word()}, ${word()}),
             'phone', '+' || (10 + g % 89) || ' ' || lpad((g * 7919 % 1000000000)::text, 9, '0'),
-            'bio', bench_words(4 + (g % 12)), 'score', round((random() * 100)::numeric, 1))
+            'bio', ${phrase('30 + g % 90')}, 'score', round((random() * 100)::numeric, 1))
         from ${range}`;
     case 'products':
       return `insert into products select g, 'SKU-' || lpad(g::text, 7, '0') || '-' || upper(substr(md5(g::text), 1, 4)),
-          initcap(${word('random()')}) || ' ' || ${word('random()')} || ' ' || ${word('random()')},
-          bench_words(20 + g % 60), round((1 + random() * 499)::numeric, 2), 10 + (g * 37) % 20000,
-          jsonb_build_object('colour', ${word('random()')}, 'material', ${word('random()')}, 'tags', jsonb_build_array(${word('random()')}, ${word('random()')}),
+          initcap(${word()}) || ' ' || ${word()} || ' ' || ${word()},
+          ${phrase('120 + g % 400')}, round((1 + random() * 499)::numeric, 2), 10 + (g * 37) % 20000,
+          jsonb_build_object('colour', ${word()}, 'material', ${word()}, 'tags', jsonb_build_array(${word()}, ${word()}),
             'dimensions', jsonb_build_object('w', g % 90 + 1, 'h', g % 70 + 1, 'd', g % 50 + 1))
         from ${range}`;
     case 'orders':
@@ -110,8 +141,8 @@ function insertChunk(table: string, low: number, high: number, counts: Record<st
           (array['pending','paid','shipped','delivered','refunded','cancelled'])[1 + floor(random() * 6)::int],
           t, case when random() < 0.7 then t + random() * interval '5 days' end,
           round((5 + random() * 995)::numeric, 2), (array['EUR','USD','GBP','SEK','PLN'])[1 + g % 5],
-          (1 + g % 250) || ' ' || initcap(${word('random()')}) || ' street, ' || (10000 + (g * 31) % 89999) || ' ' || initcap(${word('random()')}),
-          case when random() < 0.3 then bench_words(3 + g % 15) end
+          (1 + g % 250) || ' ' || initcap(${word()}) || ' street, ' || (10000 + (g * 31) % 89999) || ' ' || initcap(${word()}),
+          case when random() < 0.3 then ${phrase('20 + g % 100')} end
         from (select g, ${ts(730)} as t from ${range}) s`;
     case 'order_lines':
       return `insert into order_lines select o, k, 1 + floor(random() * ${PRODUCTS})::int, 1 + floor(random() * random() * 12)::int,
@@ -121,24 +152,24 @@ function insertChunk(table: string, low: number, high: number, counts: Record<st
       return `insert into events select g, case when random() < 0.9 then 1 + floor(random() * ${counts.customers})::bigint end,
           ${ts(730)}, (array['page_view','search','add_to_cart','checkout','login','logout','review','support_ticket'])[1 + floor(8 * random() * random())::int],
           ('10.' || (g % 256) || '.' || ((g / 256) % 256) || '.' || (hashint8(g) & 255))::inet,
-          jsonb_build_object('session', md5(g::text || 's'), 'path', '/' || ${word('random()')} || '/' || ${word('random()')},
-            'query', case when random() < 0.4 then bench_words(1 + g % 4) end, 'referrer', (array['direct','search','mail','social'])[1 + g % 4],
+          jsonb_build_object('session', md5(g::text || 's'), 'path', '/' || ${word()} || '/' || ${word()},
+            'query', case when random() < 0.4 then ${phrase('8 + g % 30')} end, 'referrer', (array['direct','search','mail','social'])[1 + g % 4],
             'ua', (array['Mozilla/5.0 (X11; Linux x86_64)','Mozilla/5.0 (Windows NT 10.0; Win64; x64)','Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)'])[1 + g % 3],
             'items', jsonb_build_array(jsonb_build_object('product', 1 + g % ${PRODUCTS}, 'qty', 1 + g % 4), jsonb_build_object('product', 1 + (g * 13) % ${PRODUCTS}, 'qty', 1)),
-            'amount', round((random() * 400)::numeric, 2), 'tags', jsonb_build_array(${word('random()')}, ${word('random()')}))
+            'amount', round((random() * 400)::numeric, 2), 'tags', jsonb_build_array(${word()}, ${word()}))
         from ${range}`;
     case 'documents':
       // A body is a slice of the corpus (300 to 4,000 characters: the longer ones are TOASTed and compressed,
       // as real documents are); the attachment is 64 to 512 bytes of digests, which do not compress.
       return `insert into documents select g, 1 + floor(random() * ${counts.customers})::bigint,
-          initcap(${word('random()')}) || ' ' || ${word('random()')} || ' ' || ${word('random()')} || ' ' || ${word('random()')} || ' #' || g,
+          initcap(${word()}) || ' ' || ${word()} || ' ' || ${word()} || ' ' || ${word()} || ' #' || g,
           convert_from(substr(c.body, 1 + floor(random() * (octet_length(c.body) - 5000))::int, 300 + floor(random() * random() * 3700)::int), 'UTF8'),
           substr(sha256(int8send(g)) || sha256(int8send(-g)) || sha256(int8send(g * 3)) || sha256(int8send(g * 5)) || sha256(int8send(g * 7))
             || sha256(int8send(g * 11)) || sha256(int8send(g * 13)) || sha256(int8send(g * 17)) || sha256(int8send(g * 19)) || sha256(int8send(g * 23))
             || sha256(int8send(g * 29)) || sha256(int8send(g * 31)) || sha256(int8send(g * 37)) || sha256(int8send(g * 41)) || sha256(int8send(g * 43))
             || sha256(int8send(g * 47)), 1, 64 + (hashint8(g) & 448)::int),
           t, t + random() * interval '90 days'
-        from (select g, ${ts(700)} as t from ${range}) s cross join corpus c where c.id = 1 + g % 6`;
+        from (select g, ${ts(700)} as t from ${range}) s cross join corpus c where c.id = 1 + g % ${CORPUS_ROWS}`;
     default:
       throw new Error(`no generator for ${table}`);
   }
@@ -172,16 +203,23 @@ const FOREIGN_KEYS = [
 ];
 
 /** Runs statements in order in `sessions` parallel connections, each its own client. */
-async function inParallel(config: pg.ClientConfig, statements: string[], sessions: number, setup = '', onDone?: () => void): Promise<void> {
+async function inParallel(
+  config: pg.ClientConfig,
+  statements: string[],
+  sessions: number,
+  options: { setup?: string; values?: Buffer[]; onDone?: () => void } = {},
+): Promise<void> {
   const queue = [...statements];
+  // A statement is given as many of the values as it uses ($1, $2): PostgreSQL refuses extra ones.
+  const valuesFor = (statement: string) => (options.values ?? []).filter((_, index) => statement.includes(`$${index + 1}`));
   const worker = async () => {
     const client = new pg.Client(config);
     await client.connect();
     try {
-      if (setup) await client.query(setup);
+      if (options.setup) await client.query(options.setup);
       for (let statement = queue.shift(); statement !== undefined; statement = queue.shift()) {
-        await client.query(statement);
-        onDone?.();
+        await client.query(statement, valuesFor(statement));
+        options.onDone?.();
       }
     } finally {
       await client.end();
@@ -203,23 +241,21 @@ export async function generateDatabase(
   options: { sessions: number; progress: (message: string) => void },
 ): Promise<GeneratedDatabase> {
   const started = performance.now();
+  const scaled = Math.max(sizeMb - FIXED_MIB, sizeMb / 2);
   const rows: Record<string, number> = {
-    customers: Math.max(100, Math.round(ROWS_PER_MIB.customers * sizeMb)),
+    customers: Math.max(100, Math.round(ROWS_PER_MIB.customers * scaled)),
     products: PRODUCTS,
-    orders: Math.max(100, Math.round(ROWS_PER_MIB.orders * sizeMb)),
-    events: Math.max(100, Math.round(ROWS_PER_MIB.events * sizeMb)),
-    documents: Math.max(100, Math.round(ROWS_PER_MIB.documents * sizeMb)),
+    orders: Math.max(100, Math.round(ROWS_PER_MIB.orders * scaled)),
+    events: Math.max(100, Math.round(ROWS_PER_MIB.events * scaled)),
+    documents: Math.max(100, Math.round(ROWS_PER_MIB.documents * scaled)),
   };
   const admin = new pg.Client(config);
   await admin.connect();
   try {
     await admin.query(SCHEMA);
-    // Six corpus rows, generated in parallel sessions.
-    const corpus = Array.from({ length: 6 }, (_, index) => `insert into corpus select ${index + 1}, convert_to(string_agg(bench_word(random()) ||
-        case when random() < 0.07 then '.' when random() < 0.05 then ',' else '' end, ' '), 'UTF8') from generate_series(1, ${CORPUS_WORDS / 6})`);
-    await inParallel(config, corpus, options.sessions);
+    for (let id = 1; id <= CORPUS_ROWS; id++) await admin.query('insert into corpus values ($1, $2)', [id, prose(CORPUS_ROW_BYTES)]);
+    const values = [vocabulary(), prose(1024 * 1024)];
     const corpusDone = performance.now();
-    options.progress(`  corpus of ${CORPUS_WORDS / 1e6} M words in ${((corpusDone - started) / 1000).toFixed(1)} s`);
 
     // Chunks of about 1/16 of a table, so the sessions share the work evenly and finish together.
     const statements = [
@@ -233,17 +269,17 @@ export async function generateDatabase(
     let done = 0;
     const tick = setInterval(() => options.progress(`  loading: ${done}/${statements.length} chunks`), 15_000);
     try {
-      await inParallel(config, statements, options.sessions, 'set synchronous_commit = off', () => done++);
+      await inParallel(config, statements, options.sessions, { setup: 'set synchronous_commit = off', values, onDone: () => done++ });
     } finally {
       clearInterval(tick);
     }
     const loaded = performance.now();
     options.progress(`  loaded in ${((loaded - started) / 1000).toFixed(1)} s; building keys and indexes`);
-    await inParallel(config, INDEXES, options.sessions, 'set maintenance_work_mem = \'1GB\'; set max_parallel_maintenance_workers = 0');
+    await inParallel(config, INDEXES, options.sessions, { setup: "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 0" });
     const indexed = performance.now();
     await inParallel(config, FOREIGN_KEYS, options.sessions);
     const constrained = performance.now();
-    await admin.query('drop table corpus; drop function bench_words(int); drop function bench_word(double precision)');
+    await admin.query('drop table corpus');
     await inParallel(config, ['customers', 'products', 'orders', 'order_lines', 'events', 'documents'].map((table) => `vacuum (freeze, analyze) ${table}`), options.sessions);
     await admin.query('checkpoint');
     const vacuumed = performance.now();

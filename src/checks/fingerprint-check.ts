@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CheckContext, CheckOutcome } from '../interfaces.ts';
 import { BaseCheck, commonCheckFields } from './base-check.ts';
 import { postgresMetadata } from '../engines/postgres/postgres-engine.ts';
-import { captureInventory, countRowsExactly } from '../engines/postgres/fingerprint.ts';
+import { captureInventory, countRowsExactly, type Inventory } from '../engines/postgres/fingerprint.ts';
 import { compareFingerprints, summarizeDifferences, type Tolerance } from '../engines/postgres/fingerprint-compare.ts';
 
 const toleranceSchema = z
@@ -40,6 +40,7 @@ export class FingerprintCheck extends BaseCheck<FingerprintCheckConfig> {
   async run(context: CheckContext): Promise<CheckOutcome> {
     const source = postgresMetadata(context.target).fingerprint;
     const inventory = await captureInventory(async (sql) => (await context.database.query(sql)).rows);
+    if (!source) return describeWithoutSource(inventory);
     const restoredTables = new Set(inventory.tables);
     const uncertain = Object.keys(source.rowCounts).filter((table) => source.rowCounts[table]?.method === 'uncertain');
     // Largest first, by the source's counts.
@@ -77,4 +78,23 @@ export class FingerprintCheck extends BaseCheck<FingerprintCheckConfig> {
 
 function countInventory(inventory: Record<string, unknown>): number {
   return Object.values(inventory).reduce<number>((sum, items) => sum + (Array.isArray(items) ? items.length : 0), 0);
+}
+
+/**
+ * A backup made elsewhere has no fingerprint of its source: what can be known
+ * is what was restored. An empty restore fails (a dump of nothing restores
+ * "successfully"); otherwise the inventory is reported, and row counts are
+ * for sql checks to expect.
+ */
+function describeWithoutSource(inventory: Inventory): CheckOutcome {
+  const counts = Object.fromEntries(Object.entries(inventory).map(([category, items]) => [category, Array.isArray(items) ? items.length : items]));
+  const summary = `${inventory.tables.length} tables, ${inventory.indexes.length} indexes, ${inventory.constraints.length} constraints`;
+  if (inventory.tables.length === 0) {
+    return { status: 'failed', message: 'the restored database has no tables: the backup is empty (no source fingerprint to compare with: it was made elsewhere)', details: counts };
+  }
+  return {
+    status: 'passed',
+    message: `no source fingerprint (backup made elsewhere): restored ${summary}; expect row counts with sql checks`,
+    details: counts,
+  };
 }

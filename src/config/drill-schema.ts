@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
-import { durationSchema, nameSchema, positiveIntegerSchema, timeoutSchema } from './common.ts';
+import { durationSchema, nameSchema, positiveIntegerSchema, secretSchema, timeoutSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
 import { checkConfigSchema } from '../checks/registry.ts';
 import { retentionSchema } from '../repository/retention.ts';
@@ -29,8 +29,54 @@ const fingerprintOptionsSchema = z
   })
   .describe('What the source fingerprint records, taken in the dump\'s own snapshot. Counting runs on the source: on very large tables, prefer estimates.');
 
+const existingBackupSchema = z
+  .strictObject({
+    repository: nameSchema.optional().describe('Repository that holds them. (Default: backup.repository, then defaults.repository)'),
+    prefix: z
+      .string()
+      .default('')
+      .refine((prefix) => !prefix.startsWith('/') && !prefix.split('/').includes('..'), { error: 'expected a relative prefix without ".."' })
+      .describe("Where they are, relative to the repository's path or prefix, e.g. nightly/orders/. (Default: the whole repository)"),
+    pattern: z
+      .string()
+      .min(1)
+      .default('*')
+      .describe('Glob the object names under prefix must match: * within a path segment, ** across segments, ? one character; e.g. "orders-*.dump.gz". (Default: *)'),
+    format: z
+      .enum(['custom', 'plain', 'directory-tar'])
+      .default('custom')
+      .describe('custom: pg_dump -Fc; plain: pg_dump SQL text (restored with psql); directory-tar: a tar of a pg_dump -Fd directory. (Default: custom)'),
+    compression: z
+      .enum(['auto', 'zstd', 'gzip', 'none'])
+      .default('auto')
+      .describe('How the objects are compressed; auto tells zstd, gzip and none apart by their first bytes. (Default: auto)'),
+    encryption: z
+      .strictObject({
+        identity: secretSchema.describe('The age identity (AGE-SECRET-KEY-1...) that decrypts the objects, as a secret reference.'),
+      })
+      .optional()
+      .describe('The objects are age-encrypted (recognized by their header; without this, an encrypted object is an error that says so).'),
+    select: z
+      .enum(['latest', 'random', 'oldest'])
+      .default('latest')
+      .describe(
+        'Which matching object a run drills: the newest; a random one (within window), which over time catches rot in older recovery points; or the oldest. (Default: latest)',
+      ),
+    window: durationSchema('With select: random (or oldest), only objects at most this old count, e.g. 30d. (Default: all of them)').optional(),
+    database: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Name of the database the backup is restored into. (Default: the name recorded in the dump, else "restored")'),
+  })
+  .describe(
+    "Drill backups made elsewhere (a nightly pg_dump to S3) instead of taking one. The backup's age is the object's modification time; " +
+      'with no source fingerprint, row counts are checked by sql checks and the fingerprint check reports the restored inventory.',
+  );
+
 const backupSchema = z
   .strictObject({
+    existing: existingBackupSchema.optional(),
     repository: nameSchema.optional().describe('Repository (from config/firedrill.yaml) that stores the backups. (Default: defaults.repository)'),
     format: z.enum(['custom']).default('custom').describe('pg_dump archive format. (Default: custom)'),
     jobs: positiveIntegerSchema
@@ -122,7 +168,7 @@ export const drillSchema = z
   .strictObject({
     name: nameSchema.optional().describe('The drill\'s name in reports and the repository. (Default: the file name without .yaml)'),
     description: z.string().optional().describe('What this drill protects, for people reading reports.'),
-    source: sourceConfigSchema.describe('What is backed up.'),
+    source: sourceConfigSchema.optional().describe('What is backed up. Required unless backup.existing drills backups made elsewhere.'),
     backup: backupSchema.prefault({}),
     restore: restoreSchema.prefault({}),
     checks: z.array(checkConfigSchema).default([]).describe('Verifications on the restored database; all must pass.'),
@@ -138,6 +184,24 @@ export const drillSchema = z
   .superRefine(
     (drill, context) => {
       // Runs even when other keys failed, so this problem is reported with the rest; checks may hold anything here.
+      const existing = (drill.backup as { existing?: unknown } | undefined)?.existing;
+      if (drill.source === undefined && existing === undefined) {
+        context.addIssue({ code: 'custom', path: ['source'], message: 'is required: what the drill backs up (or set backup.existing to drill backups made elsewhere)' });
+      }
+      if (drill.source !== undefined && existing !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['backup', 'existing'],
+          message: 'and source exclude each other: a drill either takes its own backups of source, or drills existing ones',
+        });
+      }
+      if (existing !== undefined && drill.retention !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['retention'],
+          message: 'applies to backups firedrill takes; backups made elsewhere (backup.existing) are pruned by whatever makes them',
+        });
+      }
       const seen = new Map<string, number>();
       (Array.isArray(drill.checks) ? (drill.checks as unknown[]) : []).forEach((check, index) => {
         const { name, type } = (check ?? {}) as { name?: unknown; type?: unknown };

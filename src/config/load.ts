@@ -38,7 +38,10 @@ export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
   name: string;
   /** The drill file, relative to the working directory. */
   file: string;
-  backup: DrillFile['backup'] & { repository: string };
+  backup: Omit<DrillFile['backup'], 'existing'> & {
+    repository: string;
+    existing?: (NonNullable<DrillFile['backup']['existing']> & { repository: string }) | undefined;
+  };
   restore: DrillFile['restore'] & { sandbox: string };
 };
 
@@ -153,7 +156,11 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     const loaded = await loadFile(join(absolute, fileName), drillSchema, resolved, null);
     const fallbackName = basename(fileName, extname(fileName));
     // Cross-file checks read the raw input, so they are reported along with the file's own problems.
-    const input = (loaded.input ?? {}) as { name?: unknown; backup?: { repository?: unknown }; restore?: { sandbox?: unknown; image?: unknown } };
+    const input = (loaded.input ?? {}) as {
+      name?: unknown;
+      backup?: { repository?: unknown; existing?: { repository?: unknown } };
+      restore?: { sandbox?: unknown; image?: unknown };
+    };
     const name = typeof input.name === 'string' ? input.name : fallbackName;
     const found = [...loaded.problems];
     if (!NAME_PATTERN.test(name)) {
@@ -164,6 +171,10 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
       const where = input.backup?.repository === undefined ? 'backup.repository (from defaults.repository)' : 'backup.repository';
       const available = Object.keys(runner.repositories).join(', ');
       found.push({ file: loaded.file, path: where, message: `names "${repository}", which is not a repository in ${runner.file ?? 'the embedded defaults'} (${available})` });
+    }
+    const existingRepository = input.backup?.existing?.repository;
+    if (typeof existingRepository === 'string' && !(existingRepository in runner.repositories)) {
+      found.push({ file: loaded.file, path: 'backup.existing.repository', message: `names "${existingRepository}", which is not a repository (${Object.keys(runner.repositories).join(', ')})` });
     }
     const sandbox = input.restore?.sandbox ?? runner.defaults.sandbox;
     if (typeof sandbox === 'string' && !(sandbox in runner.sandboxes)) {
@@ -186,7 +197,12 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
       ...drill,
       name,
       file: loaded.file,
-      backup: { ...drill.backup, repository: repository as string, binDir },
+      backup: {
+        ...drill.backup,
+        repository: repository as string,
+        binDir,
+        existing: drill.backup.existing && { ...drill.backup.existing, repository: drill.backup.existing.repository ?? (repository as string) },
+      },
       restore: { ...drill.restore, sandbox: sandbox as string },
     });
   }

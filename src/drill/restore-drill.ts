@@ -6,6 +6,7 @@ import { sandboxFor } from '../sandbox/registry.ts';
 import { DrillRunContext } from './run-context.ts';
 import { selectBackup } from './backup-step.ts';
 import { restoreBackup } from './restore-step.ts';
+import { existingRepositoryFor, selectExistingBackup } from './existing-backup.ts';
 import { newId } from './ids.ts';
 
 /**
@@ -41,9 +42,13 @@ export async function restoreDrillBackup(
   const logger = options.logger.child({ drill: drill.name, runId });
   const context = new DrillRunContext({ runId, drillName: drill.name, logger, signal: options.signal, clock: () => new Date() });
   try {
-    const repository = repositoryFor(options.runner, drill);
+    const repository = drill.backup.existing ? existingRepositoryFor(options.runner, drill) : repositoryFor(options.runner, drill);
     const sandbox = sandboxFor(options.runner, drill);
-    const manifest = await context.phase('select-backup', () => selectBackup(drill, repository, options.backupId));
+    const manifest = await context.phase('select-backup', () =>
+      drill.backup.existing
+        ? selectExistingBackup(drill, repository, options.backupId, { now: new Date(), random: Math.random })
+        : selectBackup(drill, repository, options.backupId),
+    );
     const result = await context.phase('restore', () => restoreBackup(context, drill, manifest, repository, sandbox));
     const database = result.restored.connection.database;
     const kept = options.keep && result.sandbox.keep !== undefined;

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FetchedObjects, Repository, RestoredTarget, Sandbox, StartedSandbox } from '../interfaces.ts';
 import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
@@ -9,6 +9,9 @@ import type { Manifest, StoredObject, TargetRecord } from '../repository/manifes
 import { HashingStream, hashFile } from '../pipeline/hashing.ts';
 import { AbortedError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
 import { DecodeError, MissingIdentityError, decodeObject } from '../pipeline/object-codec.ts';
+import { existingObjectOf } from './existing-backup.ts';
+import { createWorkDirectory, reapWorkDirectories } from '../pipeline/work-directory.ts';
+import { fetchExisting } from './fetch-existing.ts';
 import { engineFor } from '../engines/registry.ts';
 
 /**
@@ -30,12 +33,25 @@ export async function restoreBackup(
   repository: Repository,
   sandbox: Sandbox,
 ): Promise<RestoreResult> {
-  const [target] = manifest.targets;
+  let [target] = manifest.targets;
   if (!target) throw new RepositoryError(`backup ${manifest.backupId} records no targets`);
   const engine = engineFor(target.engine);
-  const objects = manifest.objects.filter((object) => object.target === target.name);
+  const objects = manifest.objects.filter((object) => object.target === (target as TargetRecord).name);
 
-  const fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
+  // What a killed run left in the temp dir (decoded backups, a key) goes before this run adds its own.
+  await reapWorkDirectories(context.logger);
+  const existing = existingObjectOf(manifest);
+  let fetched: FetchedObjects;
+  if (existing) {
+    // A backup made elsewhere describes itself only once fetched: the dump's header says which server it needs.
+    const file = await context.phase('restore.fetch', () => fetchExisting(context, drill, manifest, existing, repository));
+    if (!engine.inspectExisting) throw new RestoreError(`the ${target.engine} engine cannot drill backups made elsewhere`);
+    target = await engine.inspectExisting(target, file, existing.database);
+    manifest.targets[0] = target;
+    fetched = { path: () => file.path };
+  } else {
+    fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
+  }
   const requirements = engine.sandboxRequirements(target);
   // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
   const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements, { image: drill.restore.image }));
@@ -73,9 +89,9 @@ async function fetchAndVerify(
       continue;
     }
     if (!temporaryDirectory) {
-      const directory = await mkdtemp(join(tmpdir(), 'firedrill-fetch-'));
-      temporaryDirectory = directory;
-      context.releasers.add(`fetched objects in ${directory}`, () => rm(directory, { recursive: true, force: true }));
+      const directory = await createWorkDirectory('fetch');
+      temporaryDirectory = directory.path;
+      context.releasers.add(`fetched objects in ${directory.path}`, () => directory.release());
     }
     const path = join(temporaryDirectory, object.name);
     const hashing = new HashingStream();
@@ -84,8 +100,9 @@ async function fetchAndVerify(
       await decodeObject([source, hashing], object, repository.encoding.encryption?.identity, createWriteStream(path, { mode: 0o600 }), context.signal);
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
-      // Bytes that are all there but differ explain any decoding failure: say that, not what the decoder saw.
+      // Stored bytes that differ from the manifest explain any decoding failure: say that, not what the decoder saw.
       if (hashing.finished) verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
+      else if (error instanceof DecodeError && !isWrongIdentity(error)) verifySize(await hashStored(context, drill, manifest, repository, object), object, manifest);
       throw explainDecodeFailure(error, object, manifest, repository);
     }
     verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
@@ -126,6 +143,19 @@ function verifySize(actual: { sizeBytes: number; sha256: string }, object: Store
   }
 }
 
+/** The decoder stopped early: hash the whole stored object to tell damaged bytes from anything else. */
+async function hashStored(context: DrillRunContext, drill: DrillConfig, manifest: Manifest, repository: Repository, object: StoredObject) {
+  const hashing = new HashingStream();
+  await pipeline(await repository.readObject(drill.name, manifest.backupId, object.name), hashing, new Writable({ write: (_chunk, _encoding, done) => done() }), {
+    signal: context.signal,
+  });
+  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
+}
+
+function isWrongIdentity(error: DecodeError): boolean {
+  return error.stage === 'decrypt' && /no identity matched/i.test(errorMessage(error));
+}
+
 /** A wrong key is a failed drill that says which key; damaged bytes are an integrity failure; anything else passes through. */
 function explainDecodeFailure(error: unknown, object: StoredObject, manifest: Manifest, repository: Repository): Error {
   const what = `object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}`;
@@ -134,7 +164,7 @@ function explainDecodeFailure(error: unknown, object: StoredObject, manifest: Ma
   }
   if (error instanceof DecodeError) {
     const identity = repository.encoding.encryption?.identity;
-    if (error.stage === 'decrypt' && /no identity matched/i.test(errorMessage(error))) {
+    if (isWrongIdentity(error)) {
       return new RestoreError(
         `cannot decrypt ${what}: the identity from ${identity?.origin ?? 'the configuration'} is not one the backup was encrypted to ` +
           `(${object.encryption?.recipients.join(', ') ?? 'unknown recipients'}). Set encryption.identity of repository "${repository.name}" to the matching key`,

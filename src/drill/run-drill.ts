@@ -11,6 +11,7 @@ import { DrillRunContext } from './run-context.ts';
 import { onAbort } from '../abort.ts';
 import { selectBackup, takeBackup } from './backup-step.ts';
 import { restoreBackup } from './restore-step.ts';
+import { existingRepositoryFor, selectExistingBackup } from './existing-backup.ts';
 import { runChecks, type CheckResult } from './check-step.ts';
 import { newId } from './ids.ts';
 import { buildReport } from '../report/build-report.ts';
@@ -55,13 +56,16 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   let failure: unknown;
   logger.info({ fromBackup: options.fromBackup }, 'drill started');
   try {
-    repository = repositoryFor(options.runner, drill);
+    // A drill of backups made elsewhere reads them, and keeps its results, where they are.
+    repository = drill.backup.existing ? existingRepositoryFor(options.runner, drill) : repositoryFor(options.runner, drill);
     const sandbox = sandboxFor(options.runner, drill);
     const checks = drill.checks.map((check) => createCheck(check, { jobs: drill.restore.jobs }));
     const from = repository;
-    manifest = options.fromBackup
-      ? await context.phase('select-backup', () => selectBackup(drill, from, options.fromBackup as string))
-      : await context.phase('backup', () => takeBackup(context, drill, from));
+    manifest = drill.backup.existing
+      ? await context.phase('select-backup', () => selectExistingBackup(drill, from, options.fromBackup ?? 'latest', { now: clock(), random: Math.random }))
+      : options.fromBackup
+        ? await context.phase('select-backup', () => selectBackup(drill, from, options.fromBackup as string))
+        : await context.phase('backup', () => takeBackup(context, drill, from));
     const backup = manifest;
 
     restoreStartedAt = clock();
@@ -95,7 +99,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     failure,
     aborted: abort.signal.aborted,
     abortReason: abort.signal.reason,
-    reused: options.fromBackup !== undefined,
+    reused: options.fromBackup !== undefined || drill.backup.existing !== undefined,
   });
   logger[report.status === 'passed' ? 'info' : 'error']({ status: report.status }, report.summary);
   for (const reporter of options.reporters ?? []) {
@@ -108,7 +112,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
   }
   if (repository && manifest) await keepRunResult(repository, report, logger);
   // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
-  if (repository && manifest && !options.fromBackup && drill.retention && !abort.signal.aborted) {
+  if (repository && manifest && !options.fromBackup && !drill.backup.existing && drill.retention && !abort.signal.aborted) {
     await applyRetention(repository, drill.name, drill.retention, clock(), logger);
   }
   return report;

@@ -1,4 +1,5 @@
 import type { DrillConfig } from '../config/load.ts';
+import { UsageError } from '../errors.ts';
 import type { SourceConfig } from '../engines/registry.ts';
 import type { PostgresTarget } from '../engines/postgres/postgres-engine.ts';
 
@@ -18,6 +19,7 @@ export const SINGLE_TARGET_NAME = 'source';
 
 export function drillTargets(drill: DrillConfig): DrillTarget[] {
   const { source, backup } = drill;
+  if (!source) throw new UsageError(`drill "${drill.name}" drills existing backups (backup.existing) and has no source to back up`);
   return [
     {
       name: SINGLE_TARGET_NAME,

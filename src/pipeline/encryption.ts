@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Secret } from '../secret.ts';
 import { childStage } from './child-stage.ts';
 import { findExecutable } from './executables.ts';
 import { spawnChild } from './child-process.ts';
+import { createWorkDirectory } from './work-directory.ts';
 
 /**
  * Encryption in the age format (https://age-encryption.org), by the standard
@@ -38,8 +38,10 @@ export function encryptStage(binary: string, recipients: string[]): Duplex {
 
 /** A decryption stage and what removes its identity file; call `release` once the stage has ended, on every path. */
 export async function decryptStage(binary: string, identity: Secret): Promise<{ stage: Duplex; release: () => Promise<void> }> {
-  const directory = await mkdtemp(join(tmpdir(), 'firedrill-age-'));
-  const release = () => rm(directory, { recursive: true, force: true });
+  // A work directory: should firedrill be killed outright, the next restore or cleanup removes the key.
+  const work = await createWorkDirectory('age');
+  const directory = work.path;
+  const release = () => work.release();
   try {
     const path = join(directory, 'identity');
     await writeFile(path, `${identity.reveal()}\n`, { mode: 0o600 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -155,7 +155,7 @@ export class DockerSandbox implements Sandbox {
       },
       keep: async () => {
         // The archive's copy has done its work: a kept sandbox should not hold it for days.
-        await execInContainer(dockerContainer, ['rm', '-f', stagedPath ?? '/nonexistent'], { label: 'rm in the sandbox container' }).succeeded.catch(() => undefined);
+        await execInContainer(dockerContainer, ['rm', '-rf', stagedPath ?? '/nonexistent'], { label: 'rm in the sandbox container' }).succeeded.catch(() => undefined);
         await keepContainer(client, started.getId());
         removal.forget();
       },
@@ -243,10 +243,21 @@ async function logTail(container: Dockerode.Container): Promise<string> {
 async function copyIntoContainer(client: ContainerRuntimeClient, container: Dockerode.Container, path: string, signal: AbortSignal): Promise<string> {
   throwIfAborted(signal);
   const name = basename(path);
-  const { size } = await stat(path);
   const pack = tar.pack();
-  const entry = pack.entry({ name, size, mode: 0o644 });
-  const written = pipeline(createReadStream(path), entry, { signal }).then(() => pack.finalize());
+  // A file, or a flat directory (a pg_dump directory-format dump: toc.dat and one file per table).
+  const written = (async () => {
+    const facts = await stat(path);
+    if (!facts.isDirectory()) {
+      await pipeline(createReadStream(path), pack.entry({ name, size: facts.size, mode: 0o644 }), { signal });
+    } else {
+      pack.entry({ name, type: 'directory', mode: 0o755 });
+      for (const file of await readdir(path)) {
+        const filePath = join(path, file);
+        await pipeline(createReadStream(filePath), pack.entry({ name: `${name}/${file}`, size: (await stat(filePath)).size, mode: 0o644 }), { signal });
+      }
+    }
+    pack.finalize();
+  })();
   const sent = client.container.putArchive(container, pack as unknown as Readable, STAGING_DIRECTORY);
   // Whichever fails first is the cause; the other is stopped with it.
   try {

@@ -68,7 +68,7 @@ describe('firedrill with a malformed drill file', () => {
     await context.workspace.writeFile('config/firedrill.yaml', 'repositories:\n  offsite: { type: ftp, path: /x }\nreports: { directory: ./r }\n');
     const result = await context.workspace.run(['list']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('config/firedrill.yaml: repositories.offsite.type: unsupported type "ftp" (expected one of: local)');
+    expect(result.stderr).toContain('config/firedrill.yaml: repositories.offsite.type: unsupported type "ftp" (expected one of: local, s3)');
     expect(result.stderr).toContain('config/firedrill.yaml: reports.directory: unknown key (expected one of: dir)');
   });
 

@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 async function backupIds(drill: string): Promise<string[]> {
-  return (await readdir(join(context.workspace.directory, 'var/backups', drill))).sort();
+  return (await readdir(join(context.workspace.directory, 'var/backups', drill))).filter((name) => name !== 'reports').sort();
 }
 
 async function takeBackup(): Promise<string> {

@@ -11,7 +11,8 @@ const context = useSourceDatabase();
 
 async function backupDirectories(drill: string): Promise<string[]> {
   try {
-    return (await readdir(join(context.workspace.directory, 'var/backups', drill))).sort();
+    // `reports` holds the drill's run results beside its backups.
+    return (await readdir(join(context.workspace.directory, 'var/backups', drill))).filter((name) => name !== 'reports').sort();
   } catch {
     return [];
   }
@@ -87,7 +88,7 @@ describe('firedrill run', () => {
     await context.workspace.writeFile('drills/orders.yaml', drillFile());
     expect((await context.workspace.run(['run', 'orders'])).code).toBe(0);
     const [backupId] = await backupDirectories('orders');
-    const dumpPath = join(context.workspace.directory, 'var/backups/orders', backupId as string, 'source.pgdump');
+    const dumpPath = join(context.workspace.directory, 'var/backups/orders', backupId as string, 'source.pgdump.zst');
     const file = await open(dumpPath, 'r+');
     const byte = Buffer.alloc(1);
     await file.read(byte, 0, 1, 4096);
@@ -100,7 +101,7 @@ describe('firedrill run', () => {
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('failed');
     expect(report.error).toMatchObject({ kind: 'integrity', phase: 'restore.fetch' });
-    expect(report.error?.message).toContain(`object source.pgdump of backup ${backupId} does not match its manifest`);
+    expect(report.error?.message).toContain(`object source.pgdump.zst of backup ${backupId} does not match its manifest`);
     expect(report.error?.message).toContain('was not restored');
     expect(report.phases.map((phase) => phase.name)).not.toContain('restore.sandbox');
     expect(report.checks.every((check) => check.status === 'skipped')).toBe(true);

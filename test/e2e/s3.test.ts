@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -215,6 +216,103 @@ describe('an s3 repository with zstd and age', () => {
     const after = JSON.parse((await context.workspace.run(['backups', 'orders', '--json'], env)).stdout) as { id: string; status: string }[];
     expect(after.map((entry) => [entry.id, entry.status])).toEqual([[earlier.backup?.id, 'complete']]);
     expect((await context.workspace.run(['run', 'orders', '--from-backup', earlier.backup?.id as string], env)).code).toBe(0);
+  });
+});
+
+describe('a drill of backups made elsewhere (backup.existing)', () => {
+  function existingConfig(): string {
+    return [
+      'repositories:',
+      '  nightly:',
+      '    type: s3',
+      '    bucket: backups',
+      '    endpoint: ${S3_ENDPOINT}',
+      '    forcePathStyle: true',
+      '    accessKeyId: { env: S3_ACCESS_KEY_ID }',
+      '    secretAccessKey: { env: S3_SECRET_ACCESS_KEY }',
+      '    checksums: when_required',
+      '',
+    ].join('\n');
+  }
+
+  function existingDrill(existing: string, checks = ''): string {
+    return [
+      `backup: { existing: ${existing} }`,
+      'restore: { sandbox: local, jobs: 2 }',
+      'checks:',
+      '  - { name: orders exist, type: sql, query: "select count(*) from orders", expect: { equals: 1200 } }',
+      '  - { name: restored inventory, type: fingerprint }',
+      checks,
+      'objectives: { rpo: 1h }',
+      '',
+    ].join('\n');
+  }
+
+  async function dumpSource(format: 'plain' | 'directory', path: string): Promise<void> {
+    const pgDump = (await findTools('pg_dump')).at(-1)?.path as string;
+    const url = new URL(context.source.url);
+    const args = [`--format=${format}`, `--host=${url.hostname}`, `--port=${url.port}`, `--username=${decodeURIComponent(url.username)}`, `--file=${path}`, 'shop'];
+    await pipeProcesses([[pgDump, args]], { PGPASSWORD: context.source.password.reveal() });
+  }
+
+  it('drills a plain pg_dump | gzip uploaded by someone else, picking the newest match', async () => {
+    const sql = join(context.workspace.directory, 'shop.sql');
+    await dumpSource('plain', sql);
+    await pipeProcesses([['gzip', ['-k', '-f', sql]]], {});
+    const gzipped = await readFile(`${sql}.gz`);
+    // An older object that is not a dump at all: latest must not pick it.
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: 'nightly/shop-2026-11-24.sql.gz', Body: Buffer.from('not a dump') }));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: 'nightly/shop-2026-11-25.sql.gz', Body: gzipped }));
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: 'nightly/other-2026-11-25.sql.gz', Body: Buffer.from('another database') }));
+    await context.workspace.writeFile('config/firedrill.yaml', existingConfig());
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: nightly/, pattern: "shop-*.sql.gz", format: plain }'));
+    const env = { S3_ENDPOINT: peer.endpoint, S3_ACCESS_KEY_ID: peer.accessKeyId, S3_SECRET_ACCESS_KEY: peer.secretAccessKey };
+
+    const listed = await context.workspace.run(['backups', 'shop'], env);
+    expect(listed.stdout).toContain('nightly/shop-2026-11-25.sql.gz');
+    expect(listed.stdout).not.toContain('other-');
+
+    const result = await context.workspace.run(['run', 'shop', '--json'], env);
+    expect(result.stderr).not.toContain('"level":50');
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('passed');
+    expect(result.code).toBe(0);
+    expect(report.backup).toMatchObject({ id: 'nightly/shop-2026-11-25.sql.gz', repository: 'nightly', reused: true, sizeBytes: gzipped.length });
+    expect(report.backup?.objects[0]?.sha256).toBe(createHash('sha256').update(gzipped).digest('hex'));
+    expect(report.backup?.targets[0]).toMatchObject({ tool: 'pg_dump (made elsewhere)', serverVersion: expect.stringMatching(/^\d+\.\d+/) });
+    expect(report.checks.find((check) => check.name === 'restored inventory')?.message).toMatch(/^no source fingerprint \(backup made elsewhere\): restored 4 tables/);
+    // The object was uploaded seconds ago: its age is the backup's age.
+    expect(report.measured.backupAgeSeconds).toBeLessThan(120);
+  });
+
+  it('drills an age-encrypted, zstd-compressed tar of a directory-format dump, and says so when the identity is missing', async () => {
+    const directory = join(context.workspace.directory, 'shop.dir');
+    await dumpSource('directory', directory);
+    const encrypted = join(context.workspace.directory, 'shop.tar.zst.age');
+    await pipeProcesses(
+      [
+        ['tar', ['-C', context.workspace.directory, '-cf', '-', 'shop.dir']],
+        ['zstd', ['-q', '-c']],
+        ['age', ['-r', identity.recipient, '-o', encrypted]],
+      ],
+      {},
+    );
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: 'weekly/shop.tar.zst.age', Body: await readFile(encrypted) }));
+    await context.workspace.writeFile('config/firedrill.yaml', existingConfig());
+    await context.workspace.writeFile('age-key.txt', identity.key);
+    const env = { S3_ENDPOINT: peer.endpoint, S3_ACCESS_KEY_ID: peer.accessKeyId, S3_SECRET_ACCESS_KEY: peer.secretAccessKey };
+
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: weekly/, format: directory-tar }'));
+    const missing = JSON.parse((await context.workspace.run(['run', 'shop', '--json'], env)).stdout) as Report;
+    expect(missing.status).toBe('error');
+    expect(missing.error?.message).toContain('backup.existing.encryption.identity: is needed: weekly/shop.tar.zst.age in s3 repository "nightly"');
+
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: weekly/, format: directory-tar, encryption: { identity: { file: age-key.txt } } }'));
+    const result = await context.workspace.run(['run', 'shop', '--json'], env);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('passed');
+    expect(report.checks.map((check) => check.status)).toEqual(['passed', 'passed']);
   });
 });
 

@@ -33,14 +33,28 @@ describe('Secret', () => {
     expect(redactText('leaked never-print-me-0101 here')).toBe('leaked [redacted] here');
   });
 
-  it('starts unresolved from a reference and refuses to reveal until resolved', () => {
+  it('starts unresolved from a reference, and resolving it when it is first revealed names a missing variable as a config problem', () => {
     const fromReference = Secret.fromReference({ env: 'UNIT_SECRET_0102' });
 
     expect(fromReference.resolved).toBe(false);
-    expect(() => fromReference.reveal()).toThrow('secret from env UNIT_SECRET_0102 was used before the config was resolved');
+    expect(() => fromReference.reveal()).toThrow(
+      'invalid configuration:\n  env UNIT_SECRET_0102: environment variable UNIT_SECRET_0102 is not set (it holds a secret; set it, or use { file: PATH })',
+    );
+    expect(fromReference.resolved).toBe(false);
     expect(fromReference.resolve({ UNIT_SECRET_0102: 'resolved-value-0102' })).toBeUndefined();
     expect(fromReference.reveal()).toBe('resolved-value-0102');
     expect(redactText('resolved-value-0102')).toBe('[redacted]');
+  });
+
+  it('resolves from the environment when first revealed, for commands that load the config without secrets', () => {
+    process.env.UNIT_SECRET_LAZY_0103 = 'lazy-value-0103';
+    try {
+      const lazy = Secret.fromReference({ env: 'UNIT_SECRET_LAZY_0103' });
+      expect(lazy.reveal()).toBe('lazy-value-0103');
+      expect(redactText('lazy-value-0103')).toBe('[redacted]');
+    } finally {
+      delete process.env.UNIT_SECRET_LAZY_0103;
+    }
   });
 
   it('explains a missing variable instead of throwing', () => {

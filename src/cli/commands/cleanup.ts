@@ -6,6 +6,7 @@ import { dockerClient, reapLeftoverContainers } from '../../docker/docker-client
 import { reapOrphanedClusters } from '../../sandbox/orphan-reaper.ts';
 import { LocalSandbox } from '../../sandbox/local-sandbox.ts';
 import { EXIT } from '../exit-codes.ts';
+import { reapWorkDirectories } from '../../pipeline/work-directory.ts';
 
 export interface CleanupFlags {
   olderThan?: string;
@@ -32,6 +33,7 @@ export async function cleanupCommand(flags: CleanupFlags, global: GlobalOptions,
   let clusters = 0;
   for (const directory of directories) clusters += (await reapOrphanedClusters(logger, directory)).length;
   output.out(`local clusters: removed ${clusters}`);
+  output.out(`work files: removed ${(await reapWorkDirectories(logger)).length}`);
 
   try {
     const client = await dockerClient();

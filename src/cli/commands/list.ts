@@ -3,6 +3,7 @@ import { openSession, type GlobalOptions } from '../session.ts';
 import { readLatestReport } from '../../report/json-file-reporter.ts';
 import { describeConnection } from '../../engines/postgres/postgres-connection.ts';
 import { EXIT } from '../exit-codes.ts';
+import type { DrillConfig } from '../../config/load.ts';
 
 /** `firedrill list`: every drill with its schedule and last result. Secrets are not needed for this. */
 export async function listCommand(global: GlobalOptions, output: Output): Promise<number> {
@@ -13,7 +14,7 @@ export async function listCommand(global: GlobalOptions, output: Output): Promis
     rows.push([
       drill.name,
       drill.schedule ?? '-',
-      describeConnection(drill.source.connection),
+      drill.source ? describeConnection(drill.source.connection) : describeExisting(drill),
       last ? formatTime(last.startedAt) : 'never',
       last ? last.status : '-',
     ]);
@@ -29,4 +30,10 @@ export async function listCommand(global: GlobalOptions, output: Output): Promis
   }
   output.out(renderTable(['DRILL', 'SCHEDULE', 'SOURCE', 'LAST RUN', 'STATUS'], rows.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''))));
   return loaded.problems.size > 0 ? EXIT.ERROR : EXIT.PASSED;
+}
+
+/** A drill of backups made elsewhere: where they are. */
+function describeExisting(drill: DrillConfig): string {
+  const existing = drill.backup.existing;
+  return existing ? `existing: ${existing.repository}:${existing.prefix}${existing.pattern}` : '-';
 }

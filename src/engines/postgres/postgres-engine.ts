@@ -7,6 +7,7 @@ import type { FingerprintOptions } from './source-fingerprint.ts';
 import { fingerprintSchema } from './fingerprint.ts';
 import { backupPostgres } from './postgres-backup.ts';
 import { restorePostgres } from './postgres-restore.ts';
+import { inspectExistingDump } from './existing-dump.ts';
 
 /**
  * PostgreSQL: pg_dump in custom format, taken inside an exported snapshot so
@@ -42,12 +43,16 @@ export const postgresMetadataSchema = z.looseObject({
   source: z.looseObject({ description: z.string(), database: z.string() }),
   server: z.looseObject({ version: z.string(), versionNumber: z.number(), major: z.number() }),
   tool: z.looseObject({ name: z.string(), version: z.string(), major: z.number(), path: z.string() }),
-  format: z.literal('custom'),
+  /** custom: firedrill's own backups and pg_dump -Fc; plain and directory: backups made elsewhere. */
+  format: z.enum(['custom', 'plain', 'directory']),
   object: z.string(),
   encoding: z.string(),
   /** Role names of the source cluster, to recreate owners and grantees in a sandbox. */
   roles: z.array(z.string()),
-  fingerprint: fingerprintSchema,
+  /** Absent for backups made elsewhere: nothing recorded the source at dump time. */
+  fingerprint: fingerprintSchema.optional(),
+  /** `existing`: a backup made elsewhere, described from the dump itself. */
+  origin: z.enum(['firedrill', 'existing']).optional(),
 });
 export type PostgresMetadata = z.output<typeof postgresMetadataSchema>;
 
@@ -72,7 +77,12 @@ export class PostgresEngine implements Engine<PostgresTarget> {
     const metadata = postgresMetadataSchema.safeParse(record.metadata);
     if (!metadata.success) return {};
     const { source, server, tool } = metadata.data;
-    const ran = tool['where'] === 'docker' && typeof tool['image'] === 'string' ? ` (in a container of ${tool['image']})` : '';
+    const ran =
+      metadata.data.origin === 'existing'
+        ? ' (made elsewhere)'
+        : tool['where'] === 'docker' && typeof tool['image'] === 'string'
+          ? ` (in a container of ${tool['image']})`
+          : '';
     return { source: source.description, serverVersion: server.version, tool: `${tool.name}${ran}`, toolVersion: tool.version };
   }
 
@@ -80,6 +90,10 @@ export class PostgresEngine implements Engine<PostgresTarget> {
     const metadata = postgresMetadata(record);
     // pg_restore must read the archive format of the pg_dump that wrote it, and the server must be at least the source's.
     return { minimumServerMajor: Math.max(metadata.server.major, metadata.tool.major) };
+  }
+
+  inspectExisting(record: TargetRecord, fetched: { path: string; format: 'custom' | 'plain' | 'directory' }, database: string | undefined): Promise<TargetRecord> {
+    return inspectExistingDump(record, fetched, database);
   }
 
   restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget> {

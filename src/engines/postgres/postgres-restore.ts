@@ -6,6 +6,7 @@ import { SessionGroup } from './session.ts';
 import { onAbort } from '../../abort.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
 import { quoteIdentifier, quoteLiteral } from './sql.ts';
+import type { StoredInventory } from './fingerprint.ts';
 
 /**
  * Restoring into a started sandbox: an empty database like the source's, the
@@ -31,20 +32,30 @@ export async function restorePostgres(
       throw error;
     }
   });
-  // No tablespaces: the sandbox has none of the source's, and where data lives on disk is not what a drill verifies.
-  const args = ['--exit-on-error', '--no-password', '--no-tablespaces', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
-  if (options.privileges === 'skip') args.push('--no-owner', '--no-privileges');
   // pg_restore --jobs needs a seekable file: a container sandbox gets a copy of the archive first.
-  args.push(await context.phase('restore.copy', () => stageArchive(sandbox, objects.path(metadata.object), context.signal)));
+  const staged = await context.phase('restore.copy', () => stageArchive(sandbox, objects.path(metadata.object), context.signal));
+  const [tool, args] = metadata.format === 'plain' ? psqlCommand(database, staged) : pgRestoreCommand(database, staged, options);
   await context.phase('restore.load', async () => {
     try {
-      await sandbox.runTool('pg_restore', args, { database, signal: context.signal, releasers: context.releasers });
+      await sandbox.runTool(tool, args, { database, signal: context.signal, releasers: context.releasers });
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
-      throw classifyRestoreFailure(error, record, sandbox);
+      throw classifyRestoreFailure(error, record, sandbox, tool);
     }
   });
   return { connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
+}
+
+function pgRestoreCommand(database: string, archive: string, options: RestoreOptions): ['pg_restore', string[]] {
+  // No tablespaces: the sandbox has none of the source's, and where data lives on disk is not what a drill verifies.
+  const args = ['--exit-on-error', '--no-password', '--no-tablespaces', `--dbname=${conninfoDatabase(database)}`, `--jobs=${options.jobs}`];
+  if (options.privileges === 'skip') args.push('--no-owner', '--no-privileges');
+  return ['pg_restore', [...args, archive]];
+}
+
+/** A plain SQL dump runs through psql, stopping at the first error as pg_restore --exit-on-error does. */
+function psqlCommand(database: string, script: string): ['psql', string[]] {
+  return ['psql', ['--no-psqlrc', '--quiet', '--no-password', '--set=ON_ERROR_STOP=1', `--dbname=${conninfoDatabase(database)}`, `--file=${script}`]];
 }
 
 async function stageArchive(sandbox: StartedSandbox, path: string, signal: AbortSignal): Promise<string> {
@@ -64,7 +75,8 @@ async function prepareDatabase(
   prepare: RestoreOptions['prepare'],
   signal: AbortSignal,
 ): Promise<void> {
-  const inventory = metadata.fingerprint.inventory;
+  // A backup made elsewhere has no recorded inventory: the new database is left as it comes.
+  const inventory: Partial<StoredInventory> = metadata.fingerprint?.inventory ?? {};
   // A stop cancels what runs now (restore.prepare may run anything, for any time) and closes both sessions,
   // including one still connecting.
   const adminSessions = new SessionGroup(sandbox.connection('template1'));
@@ -145,25 +157,25 @@ const MISSING_IN_SANDBOX: { pattern: RegExp; explain: (name: string) => string }
 const ENVIRONMENT_FAILURE =
   /No space left on device|could not extend file|out of memory|server closed the connection unexpectedly|terminating connection because of crash|connection to server .* failed|collation "[^"]+" for encoding "[^"]+" does not exist|could not create locale|invalid locale name/i;
 
-function classifyRestoreFailure(error: unknown, record: TargetRecord, sandbox: StartedSandbox): Error {
+function classifyRestoreFailure(error: unknown, record: TargetRecord, sandbox: StartedSandbox, tool: string): Error {
   const into = `restoring target "${record.name}" into ${sandbox.description}`;
   // Only pg_restore's own verdict can say the backup is bad: a broken exec stream or a vanished container says nothing of it.
-  if (!(error instanceof ChildProcessError)) return new SandboxError(`running pg_restore failed while ${into}: ${errorMessage(error)}`, { cause: error });
+  if (!(error instanceof ChildProcessError)) return new SandboxError(`running ${tool} failed while ${into}: ${errorMessage(error)}`, { cause: error });
   const stderr = withoutRowData(error.stderr);
   if (error.exitSignal !== null || ENVIRONMENT_FAILURE.test(stderr)) {
-    const how = error.exitSignal !== null ? `pg_restore was killed by ${error.exitSignal} (out of memory?)` : 'pg_restore failed for lack of resources';
+    const how = error.exitSignal !== null ? `${tool} was killed by ${error.exitSignal} (out of memory?)` : `${tool} failed for lack of resources`;
     return new SandboxError(`${how} while ${into}: ${stderr}`, { cause: error });
   }
   // 126/127: the shell's and Docker's "cannot run" / "not found": the sandbox has no usable pg_restore.
   if (error.exitCode === null || error.exitCode === 126 || error.exitCode === 127) {
-    return new SandboxError(`pg_restore could not be run in ${sandbox.description} (${error.message}); use an image or binDir that has it`, { cause: error });
+    return new SandboxError(`${tool} could not be run in ${sandbox.description} (${error.message}); use an image or binDir that has it`, { cause: error });
   }
   for (const missing of MISSING_IN_SANDBOX) {
     const match = missing.pattern.exec(stderr);
     const name = match?.slice(1).find((group) => group !== undefined);
-    if (name) return new SandboxError(`${into} failed: ${missing.explain(name)}. pg_restore said: ${stderr}`, { cause: error });
+    if (name) return new SandboxError(`${into} failed: ${missing.explain(name)}. ${tool} said: ${stderr}`, { cause: error });
   }
-  return new RestoreError(`pg_restore exited with status ${error.exitCode} ${into}: ${stderr}`, { cause: error });
+  return new RestoreError(`${tool} exited with status ${error.exitCode} ${into}: ${stderr}`, { cause: error });
 }
 
 /**

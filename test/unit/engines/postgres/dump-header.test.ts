@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { majorOfVersion, readDumpHeader } from '../../../../src/engines/postgres/dump-header.ts';
+import { majorOfVersion, readDumpHeader, readDumpRoles } from '../../../../src/engines/postgres/dump-header.ts';
 import { findTools, parseToolVersion } from '../../../../src/engines/postgres/postgres-tools.ts';
 import { connect } from '../../../../src/engines/postgres/session.ts';
 import { runToCompletion } from '../../../../src/pipeline/child-process.ts';
@@ -20,6 +20,10 @@ import { silentLogger } from '../../../../src/logger.ts';
 
 // A space and a non-ASCII letter: the name travels through the header as UTF-8 bytes with a length.
 const DATABASE = 'drill shop ü';
+/** A database whose objects belong to, and are granted to, roles other than the superuser. */
+const ROLES_DATABASE = 'drill roles';
+/** Every role the roles database names, as readDumpRoles sorts them. */
+const NEEDED_ROLES = ['Night "Ops" Shift', 'Sales Team', 'analyst', 'auditor', 'prüfer', 'reporting', 'shop_owner'];
 
 let cluster: StartedLocalCluster;
 let scratch: string;
@@ -28,10 +32,63 @@ let pgRestore: string;
 let serverVersion: string;
 let pgDumpVersion: string;
 const dumps = { custom: '', uncompressed: '', directory: '', plain: '', plainWithCreate: '' };
+const roleDumps = { custom: '', directory: '', plain: '', plainWithSetSessionAuthorization: '', plainWithInserts: '' };
 
 async function dump(format: string, output: string, ...extra: string[]): Promise<string> {
-  await runToCompletion(pgDump, ['-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', '-d', DATABASE, `-F${format}`, '-f', output, ...extra]);
+  return dumpDatabase(DATABASE, format, output, ...extra);
+}
+
+async function dumpDatabase(database: string, format: string, output: string, ...extra: string[]): Promise<string> {
+  await runToCompletion(pgDump, ['-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', '-d', database, `-F${format}`, '-f', output, ...extra]);
   return output;
+}
+
+/**
+ * An owner, a role with a space and a capital, one with quotes, one with a
+ * non-ASCII letter; grants (to a column too, with grant option, and one
+ * made by a grantee, which pg_dump writes inside SET SESSION AUTHORIZATION);
+ * a default privilege and a policy. "evil" is no role: it only appears in
+ * row data, a function body and a comment, where no statement is.
+ */
+async function createRolesDatabase(): Promise<void> {
+  const admin = await connect(cluster.connection('postgres'));
+  try {
+    for (const role of ['shop_owner', '"Sales Team"', 'reporting', 'auditor', 'analyst', '"Night ""Ops"" Shift"', '"prüfer"']) await admin.query(`create role ${role}`);
+    await admin.query(`create database "${ROLES_DATABASE}" owner shop_owner`);
+  } finally {
+    await admin.end();
+  }
+  const client = await connect(cluster.connection(ROLES_DATABASE));
+  try {
+    await client.query(`
+      set role shop_owner;
+      create schema shop;
+      grant usage on schema shop to reporting;
+      create table shop.orders (id int primary key, note text, clerk name);
+      create table shop.notes (body text);
+      insert into shop.notes values
+        ('ALTER TABLE shop.orders OWNER TO evil;'), ('GRANT ALL ON TABLE shop.orders TO evil;'), (E'a note\nSET ROLE evil;'), (repeat('a long row ', 200000));
+      create function shop.total() returns bigint language sql as 'select count(*) from shop.orders';
+      create function shop.grant_reader() returns void language plpgsql as $body$
+      begin
+      GRANT SELECT ON shop.orders TO evil;
+      end $body$;
+      comment on table shop.notes is 'GRANT ALL ON shop.notes TO evil;';
+      grant select on shop.orders to "Sales Team";
+      grant select, update (note) on shop.orders to reporting with grant option;
+      revoke delete on shop.orders from shop_owner;
+      revoke execute on function shop.total() from public;
+      grant execute on function shop.total() to "Sales Team", reporting;
+      alter default privileges for role shop_owner in schema shop grant select on tables to analyst;
+      alter table shop.orders enable row level security;
+      create policy clerks_own on shop.orders for select to "prüfer", "Night ""Ops"" Shift" using (clerk = current_user);
+      set role reporting;
+      grant select on shop.orders to auditor;
+      reset role;
+    `);
+  } finally {
+    await client.end();
+  }
 }
 
 async function scratchFile(name: string, content: Buffer | string): Promise<string> {
@@ -82,6 +139,12 @@ beforeAll(async () => {
   dumps.directory = await dump('d', join(scratch, 'nightly.dir'));
   dumps.plain = await dump('p', join(scratch, 'nightly.sql'));
   dumps.plainWithCreate = await dump('p', join(scratch, 'nightly-create.sql'), '--create');
+  await createRolesDatabase();
+  roleDumps.custom = await dumpDatabase(ROLES_DATABASE, 'c', join(scratch, 'roles.dump'));
+  roleDumps.directory = await dumpDatabase(ROLES_DATABASE, 'd', join(scratch, 'roles.dir'));
+  roleDumps.plain = await dumpDatabase(ROLES_DATABASE, 'p', join(scratch, 'roles.sql'));
+  roleDumps.plainWithSetSessionAuthorization = await dumpDatabase(ROLES_DATABASE, 'p', join(scratch, 'roles-ssa.sql'), '--use-set-session-authorization');
+  roleDumps.plainWithInserts = await dumpDatabase(ROLES_DATABASE, 'p', join(scratch, 'roles-inserts.sql'), '--inserts');
 });
 
 afterAll(async () => {
@@ -189,6 +252,176 @@ describe('readDumpHeader on files that are not what the format says', () => {
   it('names a file that does not exist', async () => {
     const path = join(scratch, 'missing.dump');
     expect(await failure(readDumpHeader(path, 'custom'))).toMatch(new RegExp(`cannot read the custom-format dump ${path}: .*ENOENT`));
+  });
+});
+
+describe('readDumpRoles on real pg_dump output', () => {
+  it('lists the owner and every role granted to, granting, with default privileges or in a policy, from a custom-format dump', async () => {
+    expect(await readDumpRoles(roleDumps.custom, 'custom')).toEqual(NEEDED_ROLES);
+  });
+
+  it("lists the same roles from a directory-format dump's toc.dat", async () => {
+    expect(await readDumpRoles(roleDumps.directory, 'directory')).toEqual(NEEDED_ROLES);
+  });
+
+  it('lists the same roles from a plain-format dump', async () => {
+    expect(await readDumpRoles(roleDumps.plain, 'plain')).toEqual(NEEDED_ROLES);
+  });
+
+  it("lists the same roles from a plain-format dump made with --use-set-session-authorization, whose owners are in SET SESSION AUTHORIZATION 'x'", async () => {
+    expect(await readFile(roleDumps.plainWithSetSessionAuthorization, 'utf8')).toContain("SET SESSION AUTHORIZATION 'shop_owner';");
+    expect(await readDumpRoles(roleDumps.plainWithSetSessionAuthorization, 'plain')).toEqual(NEEDED_ROLES);
+  });
+
+  it('does not take COPY rows that read like statements (OWNER TO evil;) for statements', async () => {
+    // The traps are real: lines of the dump that a line-by-line reader would take for statements.
+    const lines = (await readFile(roleDumps.plain, 'utf8')).split('\n').map((line) => line.trim());
+    for (const trap of ['ALTER TABLE shop.orders OWNER TO evil;', 'GRANT ALL ON TABLE shop.orders TO evil;', 'GRANT SELECT ON shop.orders TO evil;']) {
+      expect(lines.includes(trap), trap).toBe(true);
+    }
+    expect(await readDumpRoles(roleDumps.plain, 'plain')).not.toContain('evil');
+  });
+
+  it('does not take a string literal spanning lines (pg_dump --inserts) for statements', async () => {
+    expect((await readFile(roleDumps.plainWithInserts, 'utf8')).includes("\nSET ROLE evil;');\n")).toBe(true);
+    expect(await readDumpRoles(roleDumps.plainWithInserts, 'plain')).toEqual(NEEDED_ROLES);
+  });
+
+  it('lists the owner of the objects of a dump that grants nothing', async () => {
+    expect(await readDumpRoles(dumps.custom, 'custom')).toEqual(['postgres']);
+    expect(await readDumpRoles(dumps.plain, 'plain')).toEqual(['postgres']);
+  });
+});
+
+describe('readDumpRoles on SQL that pg_dump 15 does not write here', () => {
+  // pg_dumpall's role grants, hand-edited dumps, the forms of other versions.
+  const sql = [
+    'SET standard_conforming_strings = on;',
+    "SET SESSION AUTHORIZATION 'Batch Loader';",
+    'SET ROLE "Night Shift";',
+    'SET role = NONE;',
+    'RESET SESSION AUTHORIZATION;',
+    'GRANT admins, "Read Only" TO alice, "Bob ""B"" Smith" WITH ADMIN OPTION GRANTED BY security_officer;',
+    'REVOKE ADMIN OPTION FOR admins FROM carol;',
+    'GRANT SELECT ON TABLE public."TO x" TO GROUP staff, PUBLIC, CURRENT_USER;',
+    'REVOKE ALL ON FUNCTION public.f(integer, text) FROM PUBLIC, dave CASCADE;',
+    'ALTER DEFAULT PRIVILEGES FOR ROLE erin, "Frank" IN SCHEMA s1, s2 REVOKE GRANT OPTION FOR ALL ON SEQUENCES FROM gina;',
+    'CREATE POLICY p ON public.t AS RESTRICTIVE FOR UPDATE TO "pol, icy", hank USING ((owner = CURRENT_USER)) WITH CHECK (true);',
+    'CREATE POLICY everyone ON public.t USING (true);',
+    'CREATE USER MAPPING FOR ivan SERVER remote OPTIONS (user \'x\');',
+    'CREATE USER MAPPING FOR PUBLIC SERVER remote;',
+    'ALTER ROLE judy IN DATABASE shop SET work_mem TO \'64MB\';',
+    'ALTER TABLE public.t RENAME COLUMN owner TO whom;',
+    'ALTER TABLE public.t OWNER TO Kim;',
+    "COMMENT ON TABLE public.t IS E'it''s \\' OWNER TO evil; GRANT x TO evil';",
+    '/* GRANT x TO evil; /* nested */ ALTER TABLE t OWNER TO evil; */',
+    '-- ALTER TABLE t OWNER TO evil;',
+    'CREATE FUNCTION public.g() RETURNS void LANGUAGE plpgsql AS $fn$ BEGIN GRANT x TO evil; END $fn$;',
+    '\\connect - evil',
+    'COPY public.t (a) FROM stdin;',
+    'ALTER TABLE t OWNER TO evil;',
+    '\\.',
+    'SET standard_conforming_strings = off;',
+    "COMMENT ON TABLE public.t IS 'a \\' GRANT x TO evil;';",
+    'SET standard_conforming_strings = on;',
+    'ALTER LARGE OBJECT 16400 OWNER TO "Ünal"',
+  ].join('\n');
+  const expected = [
+    'Batch Loader', 'Bob "B" Smith', 'Frank', 'Night Shift', 'Read Only', 'admins', 'alice', 'carol', 'dave', 'erin', 'gina', 'hank', 'ivan', 'judy', 'kim',
+    'pol, icy', 'security_officer', 'staff', 'Ünal',
+  ];
+
+  it('reads roles from each form, and none from comments, strings, dollar quotes, meta-commands or COPY data', async () => {
+    expect(await readDumpRoles(await scratchFile('hand-written.sql', sql), 'plain')).toEqual(expected);
+  });
+
+  it('reads the same wherever a read chunk of 64 KiB ends inside the SQL', async () => {
+    const chunkBytes = 64 * 1024;
+    const bytes = Buffer.from(sql);
+    for (let split = 1; split < bytes.length; split++) {
+      // A comment line pads the SQL so that a chunk ends just before byte `split` of it.
+      const padding = Buffer.from(`--${'-'.repeat(chunkBytes - split - 3)}\n`);
+      const path = await scratchFile('split.sql', Buffer.concat([padding, bytes]));
+      expect(await readDumpRoles(path, 'plain'), `chunk ending ${split} bytes into the SQL`).toEqual(expected);
+    }
+  });
+});
+
+/** WriteInt and WriteStr of pg_backup_archiver.c, with 4-byte integers. */
+function archiveInt(value: number): Buffer {
+  const bytes = Buffer.alloc(5);
+  bytes[0] = value < 0 ? 1 : 0;
+  bytes.writeUInt32LE(Math.abs(value), 1);
+  return bytes;
+}
+
+function archiveString(value: string | null): Buffer {
+  if (value === null) return archiveInt(-1);
+  const bytes = Buffer.from(value);
+  return Buffer.concat([archiveInt(bytes.length), bytes]);
+}
+
+/**
+ * A custom-format archive of archive version 1.<minor>, written field by field
+ * as WriteHead and WriteToc of PostgreSQL 17 write it (1.16 added relkind
+ * before the owner; 1.15 the compression byte in the header). pg_dump 17 is
+ * not installed here: this checks the reading of the layouts the source
+ * describes, not real output.
+ */
+function syntheticArchive(minor: number): Buffer {
+  const header: Buffer[] = [Buffer.from('PGDMP'), Buffer.from([1, minor, 0, 4, 8, 1])];
+  header.push(minor >= 15 ? Buffer.from([0]) : archiveInt(0));
+  for (const field of [0, 30, 12, 1, 5, 126, 0]) header.push(archiveInt(field));
+  header.push(archiveString('shop'), archiveString('17.2'), archiveString('17.2'));
+  const entry = (dumpId: number, desc: string, defn: string, owner: string | null, relkind: number, dependencies: string[]): Buffer[] => [
+    archiveInt(dumpId), archiveInt(0), archiveString('1259'), archiveString(String(16384 + dumpId)), archiveString(`tag ${dumpId}`), archiveString(desc),
+    archiveInt(1), archiveString(defn), archiveString(''), archiveString(null), archiveString('public'), archiveString(null), archiveString(desc === 'TABLE' ? 'heap' : null),
+    ...(minor >= 16 ? [archiveInt(relkind)] : []), archiveString(owner), archiveString('false'), ...dependencies.map(archiveString), archiveString(null),
+    Buffer.from([3, 0, 0, 0, 0, 0, 0, 0, 0]),
+  ];
+  const toc = [
+    archiveInt(3),
+    ...entry(1, 'STDSTRINGS', "SET standard_conforming_strings = 'on';\n", null, 0, []),
+    ...entry(2, 'TABLE', 'CREATE TABLE public.t (a integer);\n', 'olga', 'r'.charCodeAt(0), []),
+    ...entry(3, 'ACL', 'GRANT SELECT ON TABLE public.t TO "Sales Team";\n', 'olga', 0, ['2']),
+  ];
+  return Buffer.concat([...header, ...toc]);
+}
+
+describe('readDumpRoles on the table of contents of other archive versions', () => {
+  it.each([14, 15, 16])('reads the TOC of archive version 1.%i as PostgreSQL 17 writes it', async (minor) => {
+    const path = await scratchFile(`synthetic-1.${minor}.dump`, syntheticArchive(minor));
+    expect(await readDumpHeader(path, 'custom')).toMatchObject({ archiveVersion: `1.${minor}-0`, database: 'shop', serverVersion: '17.2' });
+    expect(await readDumpRoles(path, 'custom')).toEqual(['Sales Team', 'olga']);
+  });
+
+  it('refuses an archive version newer than 1.16, whose TOC layout it cannot know', async () => {
+    const bytes = await readFile(roleDumps.custom);
+    bytes[6] = 17; // the minor version byte after "PGDMP" and the major
+    const message = await failure(readDumpRoles(await scratchFile('future.dump', bytes), 'custom'));
+    expect(message).toContain('has pg_dump archive version 1.17-0, newer than the 1.16 (PostgreSQL 17 and 18) whose table of contents firedrill can read');
+  });
+});
+
+describe('readDumpRoles on files that are not what the format says', () => {
+  it('says a custom-format dump cut off inside its table of contents is truncated, and which entry it was reading', async () => {
+    const path = await scratchFile('cut-toc.dump', (await readFile(roleDumps.custom)).subarray(0, 600));
+    expect(await failure(readDumpRoles(path, 'custom'))).toMatch(/cut-toc\.dump ends inside the table of contents of its pg_dump archive \(entry \d+ of \d+, reading the .+\): the file is truncated/);
+  });
+
+  it('says a directory-format dump without toc.dat is not complete, as readDumpHeader does', async () => {
+    const path = join(scratch, 'half-copied-roles.dir');
+    await mkdir(path);
+    expect(await failure(readDumpRoles(path, 'directory'))).toContain(`${path} has no toc.dat`);
+  });
+
+  it('says a gzip-compressed plain-format dump looks compressed, and does not read it as SQL', async () => {
+    const path = await scratchFile('roles.sql.gz', gzipSync(await readFile(roleDumps.plain)));
+    expect(await failure(readDumpRoles(path, 'plain'))).toContain('looks compressed with gzip');
+  });
+
+  it('says a plain-format dump given as custom is not an archive', async () => {
+    expect(await failure(readDumpRoles(roleDumps.plain, 'custom'))).toMatch(/is not a pg_dump custom-format archive.*set format: plain/);
   });
 });
 

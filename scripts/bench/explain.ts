@@ -1,0 +1,149 @@
+/**
+ * `--explain`: where firedrill's extra time and memory go, measured piece by
+ * piece on the same source after the main measurements. Each variant is
+ * timed like the main steps (quiet machine, repeated, fastest counts).
+ *
+ * Backup variants, each a complete pg_dump of the source:
+ *   raw                pg_dump | zstd > file                 (the baseline again)
+ *   fsync              of that file afterwards               (firedrill fsyncs every object it stores)
+ *   raw + age          pg_dump | zstd | age -r KEY > file    (OS pipes: the cost of encryption alone)
+ *   node, zstd         pg_dump's output through Node: count → zstd → SHA-256 → file, with firedrill's
+ *                      own stages (src/pipeline: ByteCounter, encodingStages, HashingStream), no fsync
+ *   node, zstd + age   the same with age: what firedrill's storeObject does, without the fsync
+ *   node + fsync       the same with the fsync: exactly storeObject into a local repository
+ *   os pipes + node    pg_dump | zstd | age by OS pipes, Node only hashes and writes the encrypted
+ *                      bytes (a possible design: no uncompressed byte passes through Node)
+ * Restore variants, from the objects those wrote:
+ *   raw                zstd -d file -o out
+ *   raw + age          age -d -i KEY file | zstd -d > out    (OS pipes)
+ *   node               firedrill's decodeObject (read → SHA-256 → age -d → zstd -d → write), as restore.fetch
+ *   node + os pipes    Node reads and hashes the stored bytes into age -d, whose output goes to zstd -d
+ *                      by an OS pipe, which writes the file itself (a possible design)
+ * And the firedrill CLI's resident memory right after start (`--version`).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ByteCounter, decodeObject, encodingStages, type StorageEncoding } from '../../src/pipeline/object-codec.ts';
+import { HashingStream } from '../../src/pipeline/hashing.ts';
+import { Secret } from '../../src/secret.ts';
+import { run, runMeasured, runPipeline, type Stage } from './processes.ts';
+
+const MIB = 1024 * 1024;
+const round = (value: number) => Math.round(value * 100) / 100;
+
+function exited(child: ChildProcess, label: string): Promise<void> {
+  child.stderr?.resume();
+  return new Promise((resolve, reject) => child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${label} exited with ${code}`)))));
+}
+
+const environment = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', ...extra });
+
+/** pg_dump → Node → firedrill's encoding stages → Node → file: storeObject without the repository around it. */
+async function throughNode(dump: Stage, encoding: StorageEncoding, output: string, fsync: boolean): Promise<number> {
+  const started = performance.now();
+  const child = spawn(dump.command, dump.args, { env: environment(dump.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const stages = await encodingStages(encoding);
+  await Promise.all([pipeline([child.stdout, new ByteCounter(), ...stages, new HashingStream(), createWriteStream(output, { mode: 0o600, flush: fsync })]), exited(child, 'pg_dump')]);
+  return (performance.now() - started) / 1000;
+}
+
+/** pg_dump | zstd | age by OS pipes; Node only hashes the encrypted bytes and writes them (with the fsync). */
+async function osPipesThenNode(dump: Stage, recipient: string, output: string): Promise<number> {
+  const started = performance.now();
+  const pgDump = spawn(dump.command, dump.args, { env: environment(dump.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const zstd = spawn('zstd', ['-T0', '-3', '-q', '-c'], { env: environment(), stdio: [pgDump.stdout, 'pipe', 'pipe'] });
+  pgDump.stdout.destroy();
+  const age = spawn('age', ['--encrypt', '--recipient', recipient], { env: environment(), stdio: [zstd.stdout, 'pipe', 'pipe'] });
+  zstd.stdout?.destroy();
+  await Promise.all([
+    pipeline([age.stdout, new HashingStream(), createWriteStream(output, { mode: 0o600, flush: true })]),
+    exited(pgDump, 'pg_dump'),
+    exited(zstd, 'zstd'),
+    exited(age, 'age'),
+  ]);
+  return (performance.now() - started) / 1000;
+}
+
+/** Node reads and hashes the stored object into age -d; age's output goes to zstd -d by an OS pipe; zstd writes the file. */
+async function nodeThenOsPipes(input: string, identityFile: string, output: string): Promise<number> {
+  const started = performance.now();
+  const age = spawn('age', ['--decrypt', '--identity', identityFile], { env: environment(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const zstd = spawn('zstd', ['-d', '-q', '-f', '-o', output], { env: environment(), stdio: [age.stdout, 'ignore', 'pipe'] });
+  age.stdout?.destroy();
+  await Promise.all([pipeline([createReadStream(input, { highWaterMark: MIB }), new HashingStream(), age.stdin]), exited(age, 'age'), exited(zstd, 'zstd')]);
+  return (performance.now() - started) / 1000;
+}
+
+export async function explain(options: {
+  work: string;
+  dump: Stage;
+  key: { recipient: string; identity: string; file: string };
+  cli: string;
+  say: (message: string) => void;
+  /** Times a step the way the bench does (quiet machine, repeats, the fastest); returns seconds. */
+  measure: (step: () => Promise<number>) => Promise<number>;
+}): Promise<Record<string, unknown>> {
+  const { work, dump, key, measure } = options;
+  const zst = join(work, 'explain.pgdump.zst');
+  const age = join(work, 'explain.pgdump.zst.age');
+  const scratch = join(work, 'explain.scratch');
+  const out = join(work, 'explain.pgdump');
+  const zstdStage: Stage = { command: 'zstd', args: ['-T0', '-3', '-q', '-c'] };
+  const encrypted: StorageEncoding = { compression: 'zstd', compressionLevel: 3, encryption: { recipients: [key.recipient] } };
+
+  const backup: Record<string, number> = {};
+  const timeBackup = async (name: string, step: () => Promise<number>) => {
+    backup[name] = await measure(step);
+    options.say(`  explain backup: ${name}: ${backup[name]} s`);
+  };
+  await timeBackup('raw: pg_dump | zstd > file', () => runPipeline([dump, zstdStage], zst));
+  await timeBackup('fsync of that file afterwards (sync FILE)', async () => {
+    await runPipeline([dump, zstdStage], scratch);
+    return (await run({ command: 'sync', args: [scratch] })).seconds;
+  });
+  await timeBackup('raw + age: pg_dump | zstd | age > file', () => runPipeline([dump, zstdStage, { command: 'age', args: ['--encrypt', '--recipient', key.recipient] }], scratch));
+  await timeBackup('node: pg_dump -> count -> zstd -> sha256 -> file (firedrill stages, no age, no fsync)', () =>
+    throughNode(dump, { compression: 'zstd', compressionLevel: 3 }, scratch, false),
+  );
+  await timeBackup('node: pg_dump -> count -> zstd -> age -> sha256 -> file (no fsync)', () => throughNode(dump, encrypted, scratch, false));
+  await timeBackup('node: the same with fsync (storeObject of a local repository)', () => throughNode(dump, encrypted, age, true));
+  await timeBackup('os pipes: pg_dump | zstd | age, then node: sha256 -> file with fsync (no uncompressed byte in Node)', () => osPipesThenNode(dump, key.recipient, scratch));
+  await rm(scratch, { force: true });
+
+  const restore: Record<string, number> = {};
+  const timeRestore = async (name: string, step: () => Promise<number>) => {
+    restore[name] = await measure(async () => {
+      const value = await step();
+      await rm(out, { force: true });
+      return value;
+    });
+    options.say(`  explain restore: ${name}: ${restore[name]} s`);
+  };
+  const dumpBytes = (await stat(zst)).size;
+  await timeRestore('raw: zstd -d file -o out', async () => (await run({ command: 'zstd', args: ['-d', '-q', '-f', zst, '-o', out] })).seconds);
+  await timeRestore('raw + age: age -d file | zstd -d > out', () =>
+    runPipeline([{ command: 'age', args: ['--decrypt', '--identity', key.file, age] }, { command: 'zstd', args: ['-d', '-q', '-c'] }], out),
+  );
+  await timeRestore('node: read -> sha256 -> age -d -> zstd -d -> write (decodeObject, as restore.fetch)', async () => {
+    const started = performance.now();
+    await decodeObject(
+      [createReadStream(age, { highWaterMark: MIB }), new HashingStream()],
+      { compression: 'zstd', encryption: { format: 'age', recipients: [key.recipient] } },
+      Secret.fromValue(key.identity, 'bench age identity'),
+      createWriteStream(out, { mode: 0o600 }),
+      new AbortController().signal,
+    );
+    return (performance.now() - started) / 1000;
+  });
+  await timeRestore('node: read -> sha256 -> age -d, then os pipe: | zstd -d -o out (no decompressed byte in Node)', () => nodeThenOsPipes(age, key.file, out));
+  await rm(zst, { force: true });
+  await rm(age, { force: true });
+
+  const idle = await runMeasured(options.cli, ['--version'], { cwd: work, env: {}, intervalMs: 5 });
+  const cliStartRssMb = round(idle.peakRssBytes / MIB);
+  options.say(`  explain: firedrill --version peaks at ${cliStartRssMb} MiB RSS (the modules loaded at start, nothing done)`);
+  return { compressedDumpMb: round(dumpBytes / MIB), backupSeconds: backup, restoreSeconds: restore, cliStartRssMb };
+}
