@@ -26,6 +26,11 @@ export function registerSecretValue(value: string): void {
   for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) {
     if (form.length >= MIN_SCRUBBED_LENGTH) knownSecretForms.add(form);
   }
+  // A key file (an age identity, a PEM key) is one secret of several lines: any line of it may be quoted alone.
+  for (const line of value.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (trimmed !== value && trimmed.length >= MIN_SCRUBBED_LENGTH && !trimmed.startsWith('#') && !/^-----(BEGIN|END) /.test(trimmed)) knownSecretForms.add(trimmed);
+  }
   formsLongestFirst = [...knownSecretForms].sort((a, b) => b.length - a.length);
 }
 

@@ -7,6 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { startS3Peer, type S3Peer } from '../support/s3.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
+import { listFiles, processesMentioning } from '../support/workspace.ts';
 import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
 import { connect } from '../../src/engines/postgres/session.ts';
 import { withDatabase } from '../../src/engines/postgres/postgres-connection.ts';
@@ -167,6 +168,27 @@ describe('an s3 repository with zstd and age', () => {
     expect(truncated.status).toBe('failed');
     expect(truncated.error?.message).toContain(`stored ${original.length - 100} bytes`);
     expect(truncated.error?.message).toContain(`manifest recorded ${original.length} bytes`);
+  });
+
+  it('never shows the age identity or the S3 secret key: not in trace logs, reports, stored objects or any command line', async () => {
+    // s3rver takes any secret key (it does not check signatures): a planted one is used for real here.
+    const canary = `canary-${Math.random().toString(36).slice(2)}-do-not-print`;
+    const env = { ...(await prepare()), S3_SECRET_ACCESS_KEY: canary };
+    const secretKey = identity.key.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-')) as string;
+    const running = context.workspace.start(['--log-level', 'trace', 'run', 'orders', '--json'], env);
+    const commandLines: string[] = [];
+    while (running.child.exitCode === null) {
+      commandLines.push(...(await processesMentioning(secretKey)), ...(await processesMentioning(canary)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const result = await running.result;
+    expect(result.code).toBe(0);
+    expect(commandLines).toEqual([]);
+    const files = await listFiles(join(context.workspace.directory, 'var'));
+    const stored = await Promise.all((await keys('firedrill/')).map(async (key) => (await download(key)).toString('latin1')));
+    const everything = [result.stdout, result.stderr, ...(await Promise.all(files.map((file) => readFile(file, 'latin1')))), ...stored].join('\n');
+    expect(everything).not.toContain(secretKey);
+    expect(everything).not.toContain(canary);
   });
 
   it('refuses to start a dump when the bucket denies writes, naming the action, bucket and key', async () => {

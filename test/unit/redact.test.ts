@@ -34,6 +34,13 @@ describe('redactText', () => {
     );
   });
 
+  it('masks each line of a multi-line secret (a key file) on its own, but not its comments', () => {
+    Secret.fromValue('# created: 2026-11-26T12:00:00Z\n# public key: age1notsecret0003\nAGE-SECRET-KEY-1LINESECRET0003\n', 'test');
+
+    expect(redactText('age said: AGE-SECRET-KEY-1LINESECRET0003 is malformed')).toBe(`age said: ${REDACTED} is malformed`);
+    expect(redactText('recipient age1notsecret0003')).toBe('recipient age1notsecret0003');
+  });
+
   it('masks a registered secret in its JSON-escaped form', () => {
     const value = 'quote"and\\backslash-0002';
     Secret.fromValue(value, 'test');
