@@ -76,7 +76,11 @@ export interface Engine<TTarget = unknown> {
    * For a backup made elsewhere, which has no real manifest: what the fetched
    * dump says of itself (versions, database, roles), as a complete record.
    */
-  inspectExisting?(record: TargetRecord, fetched: { path: string; format: 'custom' | 'plain' | 'directory' }, database: string | undefined): Promise<TargetRecord>;
+  inspectExisting?(
+    record: TargetRecord,
+    fetched: { path: string; format: 'custom' | 'plain' | 'directory' },
+    options: { database: string | undefined; configuredIn: string },
+  ): Promise<TargetRecord>;
   /** Restores into a started sandbox; throws RestoreError when the backup does not restore. */
   restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget>;
 }
@@ -138,6 +142,8 @@ export interface RepairResult {
   abortedUploads: string[];
   /** What could not be cleaned, each a sentence. */
   problems: string[];
+  /** What the store cannot do here (list multipart uploads), each a sentence: worth knowing, not a failure. */
+  warnings: string[];
 }
 
 /** An object a repository holds that firedrill did not write: a backup made elsewhere. */
@@ -179,8 +185,8 @@ export interface Repository {
   /** Keeps a run's result beside the drill's backups (`<drill>/reports/<runId>.json`). */
   saveRunResult(drill: string, runId: string, json: string): Promise<void>;
   listRunResults(drill: string): Promise<StoredRunResult[]>;
-  /** Objects under `prefix` (relative to the repository's root or prefix), for drills of backups made elsewhere. */
-  listForeignObjects(prefix: string): Promise<ForeignObject[]>;
+  /** Objects under `prefix` (relative to the repository's root or prefix) whose keys `accept` takes, for drills of backups made elsewhere. */
+  listForeignObjects(prefix: string, accept?: (key: string) => boolean): Promise<ForeignObject[]>;
   readForeignObject(key: string): Promise<Readable>;
 }
 

@@ -25,6 +25,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ByteCounter, decodeObject, encodingStages, type StorageEncoding } from '../../src/pipeline/object-codec.ts';
 import { HashingStream } from '../../src/pipeline/hashing.ts';
@@ -34,6 +35,41 @@ import { run, runMeasured, runPipeline, type Stage } from './processes.ts';
 const MIB = 1024 * 1024;
 const round = (value: number) => Math.round(value * 100) / 100;
 
+/** Counts the chunks Node handles: their number and mean size say what each costs. */
+class ChunkCounter extends Transform {
+  chunks = 0;
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.chunks++;
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+/** A file writer that counts what it is given first. */
+function countingFile(counter: ChunkCounter, path: string): Writable {
+  const file = createWriteStream(path, { mode: 0o600 });
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      counter.chunks++;
+      counter.bytes += chunk.length;
+      if (file.write(chunk)) callback();
+      else file.once('drain', () => callback());
+    },
+    final(callback) {
+      file.end(() => callback());
+    },
+    destroy(error, callback) {
+      file.destroy();
+      callback(error);
+    },
+  });
+}
+
+const chunkStats: Record<string, { chunks: number; meanChunkBytes: number }> = {};
+function noteChunks(name: string, counter: ChunkCounter): void {
+  chunkStats[name] = { chunks: counter.chunks, meanChunkBytes: Math.round(counter.bytes / Math.max(1, counter.chunks)) };
+}
+
 function exited(child: ChildProcess, label: string): Promise<void> {
   child.stderr?.resume();
   return new Promise((resolve, reject) => child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${label} exited with ${code}`)))));
@@ -42,11 +78,21 @@ function exited(child: ChildProcess, label: string): Promise<void> {
 const environment = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', ...extra });
 
 /** pg_dump → Node → firedrill's encoding stages → Node → file: storeObject without the repository around it. */
-async function throughNode(dump: Stage, encoding: StorageEncoding, output: string, fsync: boolean): Promise<number> {
+async function throughNode(dump: Stage, encoding: StorageEncoding, output: string, fsync: boolean, census = false): Promise<number> {
   const started = performance.now();
   const child = spawn(dump.command, dump.args, { env: environment(dump.env), stdio: ['ignore', 'pipe', 'pipe'] });
   const stages = await encodingStages(encoding);
-  await Promise.all([pipeline([child.stdout, new ByteCounter(), ...stages, new HashingStream(), createWriteStream(output, { mode: 0o600, flush: fsync })]), exited(child, 'pg_dump')]);
+  // The chunk census adds two stages of its own: it runs apart from the timed runs.
+  const [fromPgDump, toFile] = [new ChunkCounter(), new ChunkCounter()];
+  const counted = census ? [fromPgDump] : [];
+  await Promise.all([
+    pipeline([child.stdout, ...counted, new ByteCounter(), ...stages, new HashingStream(), ...(census ? [toFile] : []), createWriteStream(output, { mode: 0o600, flush: fsync })]),
+    exited(child, 'pg_dump'),
+  ]);
+  if (census) {
+    noteChunks('backup: pg_dump stdout, read by Node', fromPgDump);
+    noteChunks(`backup: ${encoding.encryption ? 'age' : 'zstd'} stdout, read by Node`, toFile);
+  }
   return (performance.now() - started) / 1000;
 }
 
@@ -127,23 +173,32 @@ export async function explain(options: {
   await timeRestore('raw + age: age -d file | zstd -d > out', () =>
     runPipeline([{ command: 'age', args: ['--decrypt', '--identity', key.file, age] }, { command: 'zstd', args: ['-d', '-q', '-c'] }], out),
   );
-  await timeRestore('node: read -> sha256 -> age -d -> zstd -d -> write (decodeObject, as restore.fetch)', async () => {
+  const decode = async (output: Writable) => {
     const started = performance.now();
     await decodeObject(
       [createReadStream(age, { highWaterMark: MIB }), new HashingStream()],
       { compression: 'zstd', encryption: { format: 'age', recipients: [key.recipient] } },
       Secret.fromValue(key.identity, 'bench age identity'),
-      createWriteStream(out, { mode: 0o600 }),
+      output,
       new AbortController().signal,
     );
     return (performance.now() - started) / 1000;
-  });
+  };
+  await timeRestore('node: read -> sha256 -> age -d -> zstd -d -> write (decodeObject, as restore.fetch)', () => decode(createWriteStream(out, { mode: 0o600 })));
   await timeRestore('node: read -> sha256 -> age -d, then os pipe: | zstd -d -o out (no decompressed byte in Node)', () => nodeThenOsPipes(age, key.file, out));
+
+  // Chunk census, not timed: how many pieces the bytes reach Node in.
+  const written = new ChunkCounter();
+  await decode(countingFile(written, out));
+  noteChunks('restore: zstd -d stdout, read by Node', written);
+  await rm(out, { force: true });
+  await throughNode(dump, encrypted, scratch, false, true);
+  await rm(scratch, { force: true });
   await rm(zst, { force: true });
   await rm(age, { force: true });
 
   const idle = await runMeasured(options.cli, ['--version'], { cwd: work, env: {}, intervalMs: 5 });
   const cliStartRssMb = round(idle.peakRssBytes / MIB);
   options.say(`  explain: firedrill --version peaks at ${cliStartRssMb} MiB RSS (the modules loaded at start, nothing done)`);
-  return { compressedDumpMb: round(dumpBytes / MIB), backupSeconds: backup, restoreSeconds: restore, cliStartRssMb };
+  return { compressedDumpMb: round(dumpBytes / MIB), backupSeconds: backup, restoreSeconds: restore, chunks: chunkStats, cliStartRssMb };
 }

@@ -20,8 +20,13 @@ export function renderReport(report: Report, reportPath?: string): string {
     const backup = report.backup;
     const target = backup.targets[0];
     const made = target?.tool ? `, ${target.tool} ${target.toolVersion} from PostgreSQL ${target.serverVersion}` : '';
-    lines.push('', `  backup   ${backup.id}${backup.reused ? ' (existing)' : ''}: ${formatBytes(backup.sizeBytes)}${made}, snapshot ${formatTime(backup.snapshotAt)}`);
-    lines.push(`           in repository "${backup.repository}", manifest SHA-256 ${backup.sha256}`);
+    if (backup.madeElsewhere) {
+      lines.push('', `  backup   ${backup.id} (made elsewhere): ${formatBytes(backup.sizeBytes)}${made}, written ${formatTime(backup.snapshotAt)}`);
+      lines.push(`           in repository "${backup.repository}", SHA-256 ${backup.sha256}`);
+    } else {
+      lines.push('', `  backup   ${backup.id}${backup.reused ? ' (drilled again)' : ''}: ${formatBytes(backup.sizeBytes)}${made}, snapshot ${formatTime(backup.snapshotAt)}`);
+      lines.push(`           in repository "${backup.repository}", manifest SHA-256 ${backup.sha256}`);
+    }
   }
   if (report.restore?.description) lines.push(`  sandbox  ${report.restore.description}`);
 
@@ -33,6 +38,11 @@ export function renderReport(report: Report, reportPath?: string): string {
   }
   const rows = objectiveRows(report);
   if (rows.length > 0) lines.push('', renderTable(['OBJECTIVE', 'LIMIT', 'MEASURED', 'STATUS'], rows, '  '));
+  if (report.retention) {
+    const { policy, removed, problems } = report.retention;
+    lines.push('', `  retention (${policy}): ${removed.length > 0 ? `removed ${removed.join(', ')}` : 'nothing to remove'}`);
+    for (const problem of problems) lines.push(`    ${problem}`);
+  }
   if (reportPath) lines.push('', `  report: ${reportPath}`);
   return lines.join('\n');
 }

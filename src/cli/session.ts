@@ -4,6 +4,7 @@ import { createLogger, LOG_LEVELS, type Logger } from '../logger.ts';
 import { loadDrills, loadRunnerConfig, type DrillConfig, type LoadedDrills, type RunnerConfig } from '../config/load.ts';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts';
 import { repositoryFor } from '../repository/registry.ts';
+import { existingRepositoryFor, listExistingBackups } from '../drill/existing-backup.ts';
 
 /** What every command needs: the runner config, the drills, a logger. */
 
@@ -75,6 +76,11 @@ export function selectValidDrills(loaded: LoadedDrills, names: string[]): DrillC
 /** A mistyped backup id is a usage error, told before anything runs and without a report that would look like a drill. */
 export async function assertBackupExists(runner: RunnerConfig, drills: DrillConfig[], backupId: string): Promise<void> {
   for (const drill of drills) {
+    if (drill.backup.existing) {
+      const repository = existingRepositoryFor(runner, drill);
+      if ((await listExistingBackups(drill, repository)).some((object) => object.key === backupId)) continue;
+      throw new UsageError(`drill "${drill.name}" has no backup "${backupId}" among the matches of backup.existing in ${repository.describe()} (see firedrill backups ${drill.name})`);
+    }
     const repository = repositoryFor(runner, drill);
     const backups = await repository.listBackups(drill.name);
     if (backups.some((entry) => entry.backupId === backupId)) continue;

@@ -22,7 +22,8 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
   await context.phase('backup.preflight', async () => {
     await checkRepositoryEncoding(repository, context);
     await repository.preflight(drill.name);
-    const { removed, abortedUploads, problems } = await repository.removeAbandoned(drill.name);
+    const { removed, abortedUploads, problems, warnings } = await repository.removeAbandoned(drill.name);
+    for (const warning of warnings) context.logger.warn(warning);
     if (removed.length > 0) context.logger.warn({ removed }, 'removed incomplete backups left behind by firedrill processes that no longer run');
     if (abortedUploads.length > 0) context.logger.warn({ abortedUploads }, 'aborted multipart uploads left behind by firedrill processes that no longer run');
     for (const problem of problems) context.logger.warn(problem);
@@ -81,19 +82,23 @@ async function storeObject(
   const counter = new ByteCounter();
   const hashing = new HashingStream();
   const stages = await encodingStages(encoding);
+  // Either side's failure ends the other with the same error; which failed first is the cause worth reporting.
+  let firstFailure: 'producer' | 'writer' | undefined;
+  for (const stream of [body, counter, ...stages]) stream.once('error', () => (firstFailure ??= 'producer'));
   // A repository that stops reading (an upload that failed) must also stop the producing side, which would otherwise wait forever.
   const writing = writer.writeObject(objectName, hashing, signal).catch((error: unknown) => {
+    firstFailure ??= 'writer';
     hashing.destroy(error as Error);
     throw error;
   });
   const [produced, written] = await Promise.allSettled([pipeline([body, counter, ...stages, hashing], { signal }), writing]);
-  // When the repository fails, the producing side only sees a premature close: report the cause.
-  if (written.status === 'rejected') throw written.reason;
-  if (produced.status === 'rejected') {
+  if (produced.status === 'rejected' && (firstFailure === 'producer' || written.status === 'fulfilled')) {
     const reason: unknown = produced.reason;
     if (reason instanceof FiredrillError || signal.aborted) throw reason;
     throw new BackupError(`encoding ${objectName} for the repository failed (${describeEncoding(encoding)}): ${errorMessage(reason)}`, { cause: reason });
   }
+  if (written.status === 'rejected') throw written.reason;
+  if (produced.status === 'rejected') throw produced.reason;
   return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, contentSizeBytes: counter.sizeBytes, ...encodingRecord(encoding) };
 }
 

@@ -4,7 +4,7 @@ import type { DrillConfig, RunnerConfig } from '../config/load.ts';
 import type { Secret } from '../secret.ts';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from '../repository/manifest.ts';
 import { createRepository } from '../repository/registry.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { ConfigError, RestoreError, UsageError } from '../errors.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { SINGLE_TARGET_NAME } from './targets.ts';
 
@@ -43,13 +43,14 @@ export function existingRepositoryFor(runner: RunnerConfig, drill: DrillConfig):
 }
 
 /**
- * The object a run drills. `wanted` is "latest" (the drill's `select` rule)
- * or a key exactly as `firedrill backups` lists it.
+ * The object a run drills: by the drill's `select` rule (`wanted`
+ * undefined), the newest ("latest"), or one by its key as `firedrill
+ * backups` lists it.
  */
 export async function selectExistingBackup(
   drill: DrillConfig,
   repository: Repository,
-  wanted: string,
+  wanted: string | undefined,
   options: { now: Date; random: () => number },
 ): Promise<Manifest> {
   const existing = drill.backup.existing;
@@ -57,15 +58,25 @@ export async function selectExistingBackup(
   const candidates = await listExistingBackups(drill, repository);
   const where = `${repository.describe()} under "${existing.prefix}" matching "${existing.pattern}"`;
   if (candidates.length === 0) {
-    throw new UsageError(`drill "${drill.name}" found no backups in ${where}; check backup.existing in ${drill.file}`);
+    const present = await describeWhatIsThere(repository, existing.prefix);
+    throw new ConfigError([{ file: drill.file, path: 'backup.existing.pattern', message: `matches no object in ${where}; ${present}` }]);
   }
   let chosen: ForeignObject | undefined;
-  if (wanted !== 'latest') {
+  if (wanted === 'latest') {
+    chosen = candidates[0];
+  } else if (wanted !== undefined) {
     chosen = candidates.find((candidate) => candidate.key === wanted);
     if (!chosen) throw new UsageError(`drill "${drill.name}" has no backup "${wanted}" in ${where} (see firedrill backups ${drill.name})`);
   } else {
-    const inWindow = existing.window === undefined ? candidates : candidates.filter((candidate) => options.now.getTime() - candidate.modifiedAt.getTime() <= (existing.window as number));
-    if (inWindow.length === 0) throw new UsageError(`drill "${drill.name}" found no backups in ${where} within the window of backup.existing.window`);
+    const window = existing.window;
+    const inWindow = window === undefined ? candidates : candidates.filter((candidate) => options.now.getTime() - candidate.modifiedAt.getTime() <= window);
+    if (inWindow.length === 0) {
+      // Nothing recent enough to drill is what a drill exists to notice: a failure, not a usage error.
+      const newest = candidates[0] as ForeignObject;
+      throw new RestoreError(
+        `drill "${drill.name}" found no backup in ${where} newer than backup.existing.window: the newest, ${newest.key}, was written ${newest.modifiedAt.toISOString()}`,
+      );
+    }
     // Candidates are newest first.
     chosen =
       existing.select === 'latest'
@@ -86,14 +97,26 @@ export async function selectExistingBackup(
   });
 }
 
+/** `./nightly/` and `nightly/` name the same place: keys are compared without the `./`. */
+function normalize(prefix: string): string {
+  return prefix.replace(/^(\.\/)+/, '');
+}
+
+/** For a pattern that matches nothing: a few of the keys that are there, so the glob can be fixed. */
+async function describeWhatIsThere(repository: Repository, prefix: string): Promise<string> {
+  const objects = await repository.listForeignObjects(prefix);
+  if (objects.length === 0) return `there is nothing under "${prefix}" at all`;
+  const sample = objects.slice(0, 5).map((object) => object.key);
+  return `under "${prefix}" there are ${objects.length} object(s), e.g. ${sample.join(', ')}`;
+}
+
 /** The matching objects, newest first (by modification time, then key). */
 export async function listExistingBackups(drill: DrillConfig, repository: Repository): Promise<ForeignObject[]> {
   const existing = drill.backup.existing;
   if (!existing) return [];
-  const objects = await repository.listForeignObjects(existing.prefix);
-  return objects
-    .filter((object) => matchesGlob(object.key.slice(existing.prefix.length).replace(/^\/+/, ''), existing.pattern))
-    .sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime() || (a.key < b.key ? 1 : -1));
+  const prefix = normalize(existing.prefix);
+  const matches = (key: string) => matchesGlob(key.slice(prefix.length).replace(/^\/+/, ''), existing.pattern);
+  return (await repository.listForeignObjects(prefix, matches)).sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime() || (a.key < b.key ? 1 : -1));
 }
 
 function manifestFor(drill: DrillConfig, repository: Repository, object: ExistingObject): Manifest {

@@ -12,6 +12,7 @@ import { DecodeError, decodeObject } from '../pipeline/object-codec.ts';
 import { AbortedError, ConfigError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
 import type { Compression } from '../pipeline/compression.ts';
 import { createWorkDirectory } from '../pipeline/work-directory.ts';
+import { recipientsOfIdentity } from '../pipeline/encryption.ts';
 
 /**
  * A backup made elsewhere, fetched into a temp dir: downloaded while hashed,
@@ -50,6 +51,12 @@ export async function fetchExisting(context: DrillRunContext, drill: { file: str
     if (encrypted) {
       if (!object.identity) {
         throw new ConfigError([{ file: drill.file, path: 'backup.existing.encryption.identity', message: `is needed: ${what} is age-encrypted` }]);
+      }
+      try {
+        await recipientsOfIdentity(object.identity);
+      } catch (error) {
+        if (error instanceof FiredrillError) throw error;
+        throw new ConfigError([{ file: drill.file, path: 'backup.existing.encryption.identity', message: `(from ${object.identity.origin}) is not a usable age identity: ${errorMessage(error)}` }]);
       }
       decrypted = join(directory, 'decrypted');
       const encryption = { format: 'age' as const, recipients: [] };
@@ -112,9 +119,11 @@ async function sniffCompression(path: string): Promise<Compression> {
 }
 
 /**
- * A pg_dump directory holds flat files (toc.dat, <n>.dat[.gz]), optionally
- * under one top directory in the tar. Anything else (links, devices, deeper
- * paths, `..`) is refused, so a crafted tar cannot write outside the target.
+ * A pg_dump directory holds flat files (toc.dat, <n>.dat[.gz]), under
+ * whatever directories the tar was made from; each is written by its own
+ * name into the target. Anything else (links, devices, `..`, absolute paths,
+ * two files of the same name) is refused, so a crafted tar cannot write
+ * outside the target.
  */
 async function unpackDirectoryDump(tarPath: string, target: string, what: string, signal: AbortSignal): Promise<void> {
   await mkdir(target, { mode: 0o700 });
@@ -122,20 +131,32 @@ async function unpackDirectoryDump(tarPath: string, target: string, what: string
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const parts = header.name.split('/').filter((part) => part !== '' && part !== '.');
-      if (header.type === 'directory' && parts.length <= 1) {
+      if (header.type === 'directory' && !parts.includes('..')) {
         stream.resume();
         return next();
       }
       const name = parts.at(-1) ?? '';
-      if (header.type !== 'file' || parts.length > 2 || parts.includes('..') || !/^[A-Za-z0-9._-]+$/.test(name) || header.name.startsWith('/')) {
-        stream.resume();
-        extract.destroy(new IntegrityError(`${what} holds "${header.name}" (${header.type ?? 'unknown'}), which no pg_dump directory has; refusing to unpack it`));
+      if (header.type !== 'file' || parts.includes('..') || !/^[A-Za-z0-9._-]+$/.test(name) || header.name.startsWith('/')) {
+        const refused = new IntegrityError(`${what} holds "${header.name}" (${header.type ?? 'unknown'}), which no pg_dump directory has; refusing to unpack it`);
+        // Destroying the extractor destroys this entry's stream too: its error is this one, already handled.
+        stream.on('error', () => undefined);
+        reject(refused);
+        extract.destroy(refused);
         return;
       }
-      pipeline(stream, createWriteStream(join(target, name), { flags: 'wx', mode: 0o600 }), { signal }).then(() => next(), (error: unknown) => extract.destroy(error as Error));
+      pipeline(stream, createWriteStream(join(target, name), { flags: 'wx', mode: 0o600 }), { signal }).then(
+        () => next(),
+        (error: Error) => {
+          // Two files of one name (`wx`), or a full disk: the entry's own error is the cause.
+          reject(error);
+          extract.destroy(error);
+        },
+      );
     });
     extract.once('finish', resolve);
     extract.once('error', reject);
   });
-  await Promise.all([pipeline(createReadStream(tarPath), extract, { signal }), done]);
+  const [unpacked] = await Promise.allSettled([done, pipeline(createReadStream(tarPath), extract, { signal })]);
+  // The entry's own verdict first: the pipeline only reports that the extractor was stopped.
+  if (unpacked.status === 'rejected') throw unpacked.reason;
 }

@@ -7,8 +7,9 @@ import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { Manifest, StoredObject, TargetRecord } from '../repository/manifest.ts';
 import { HashingStream, hashFile } from '../pipeline/hashing.ts';
-import { AbortedError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
-import { DecodeError, MissingIdentityError, decodeObject } from '../pipeline/object-codec.ts';
+import { AbortedError, ConfigError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
+import { DecodeError, decodeObject } from '../pipeline/object-codec.ts';
+import { recipientsOfIdentity } from '../pipeline/encryption.ts';
 import { existingObjectOf } from './existing-backup.ts';
 import { createWorkDirectory, reapWorkDirectories } from '../pipeline/work-directory.ts';
 import { fetchExisting } from './fetch-existing.ts';
@@ -46,7 +47,7 @@ export async function restoreBackup(
     // A backup made elsewhere describes itself only once fetched: the dump's header says which server it needs.
     const file = await context.phase('restore.fetch', () => fetchExisting(context, drill, manifest, existing, repository));
     if (!engine.inspectExisting) throw new RestoreError(`the ${target.engine} engine cannot drill backups made elsewhere`);
-    target = await engine.inspectExisting(target, file, existing.database);
+    target = await engine.inspectExisting(target, file, { database: existing.database, configuredIn: drill.file });
     manifest.targets[0] = target;
     fetched = { path: () => file.path };
   } else {
@@ -84,7 +85,7 @@ async function fetchAndVerify(
     const encoded = (object.compression ?? 'none') !== 'none' || object.encryption !== undefined;
     const inPlace = encoded ? undefined : repository.localObjectPath(drill.name, manifest.backupId, object.name);
     if (inPlace) {
-      verifySize(await hashInPlace(context, manifest, repository, object, inPlace), object, manifest);
+      verifyStored(await hashInPlace(context, manifest, repository, object, inPlace), object, manifest);
       paths.set(object.name, inPlace);
       continue;
     }
@@ -94,6 +95,8 @@ async function fetchAndVerify(
       context.releasers.add(`fetched objects in ${directory.path}`, () => directory.release());
     }
     const path = join(temporaryDirectory, object.name);
+    // A key that cannot open this object is known before anything is downloaded.
+    if (object.encryption) await checkIdentity(repository, object, manifest, context);
     const hashing = new HashingStream();
     const source = await repository.readObject(drill.name, manifest.backupId, object.name);
     try {
@@ -101,11 +104,11 @@ async function fetchAndVerify(
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
       // Stored bytes that differ from the manifest explain any decoding failure: say that, not what the decoder saw.
-      if (hashing.finished) verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
-      else if (error instanceof DecodeError && !isWrongIdentity(error)) verifySize(await hashStored(context, drill, manifest, repository, object), object, manifest);
+      if (hashing.finished) verifyStored({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
+      else if (error instanceof DecodeError) verifyStored(await hashStored(context, drill, manifest, repository, object), object, manifest);
       throw explainDecodeFailure(error, object, manifest, repository);
     }
-    verifySize({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
+    verifyStored({ sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 }, object, manifest);
     paths.set(object.name, path);
   }
   context.logger.info({ objects: objects.length }, 'backup objects verified');
@@ -133,7 +136,7 @@ async function hashInPlace(context: DrillRunContext, manifest: Manifest, reposit
   }
 }
 
-function verifySize(actual: { sizeBytes: number; sha256: string }, object: StoredObject, manifest: Manifest): void {
+function verifyStored(actual: { sizeBytes: number; sha256: string }, object: StoredObject, manifest: Manifest): void {
   if (actual.sizeBytes !== object.sizeBytes || actual.sha256 !== object.sha256) {
     throw new IntegrityError(
       `object ${object.name} of backup ${manifest.backupId} does not match its manifest: ` +
@@ -152,30 +155,48 @@ async function hashStored(context: DrillRunContext, drill: DrillConfig, manifest
   return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256 };
 }
 
-function isWrongIdentity(error: DecodeError): boolean {
-  return error.stage === 'decrypt' && /no identity matched/i.test(errorMessage(error));
+/**
+ * The configured identity must exist, be an age key, and belong to one of
+ * the recipients the object was encrypted to. A missing or malformed key is
+ * a configuration problem; a valid key that is not a recipient fails the
+ * drill (the backup cannot be restored with what this setup holds).
+ */
+async function checkIdentity(repository: Repository, object: StoredObject, manifest: Manifest, context: DrillRunContext): Promise<void> {
+  const identity = repository.encoding.encryption?.identity;
+  const where = repository.describe();
+  const recipients = object.encryption?.recipients ?? [];
+  if (!identity) {
+    throw new ConfigError([
+      { file: where, path: 'encryption.identity', message: `is needed to restore backup ${manifest.backupId}: it is age-encrypted (to ${recipients.join(', ')})` },
+    ]);
+  }
+  let own: string[];
+  try {
+    own = await recipientsOfIdentity(identity);
+  } catch (error) {
+    if (error instanceof FiredrillError) throw error;
+    throw new ConfigError([{ file: where, path: 'encryption.identity', message: `(from ${identity.origin}) is not a usable age identity: ${errorMessage(error)}` }], {
+      cause: error,
+    });
+  }
+  context.logger.debug({ identityRecipients: own }, 'age identity checked');
+  if (recipients.length > 0 && !own.some((recipient) => recipients.includes(recipient))) {
+    throw new RestoreError(
+      `cannot decrypt object ${object.name} of backup ${manifest.backupId} in ${where}: the identity from ${identity.origin} (${own.join(', ')}) ` +
+        `is not one it was encrypted to (${recipients.join(', ')}). Set encryption.identity of repository "${repository.name}" to the matching key`,
+    );
+  }
 }
 
-/** A wrong key is a failed drill that says which key; damaged bytes are an integrity failure; anything else passes through. */
+/** The stored bytes match the manifest (checked above), so a decoder that fails on them says something about them or the tools. */
 function explainDecodeFailure(error: unknown, object: StoredObject, manifest: Manifest, repository: Repository): Error {
   const what = `object ${object.name} of backup ${manifest.backupId} in ${repository.describe()}`;
-  if (error instanceof MissingIdentityError) {
-    return new RepositoryError(`cannot restore ${what}: ${error.message}`, { cause: error });
-  }
   if (error instanceof DecodeError) {
-    const identity = repository.encoding.encryption?.identity;
-    if (isWrongIdentity(error)) {
-      return new RestoreError(
-        `cannot decrypt ${what}: the identity from ${identity?.origin ?? 'the configuration'} is not one the backup was encrypted to ` +
-          `(${object.encryption?.recipients.join(', ') ?? 'unknown recipients'}). Set encryption.identity of repository "${repository.name}" to the matching key`,
-        { cause: error },
-      );
-    }
     if ((error.cause as { exitCode?: unknown } | undefined)?.exitCode === null) {
       return new RepositoryError(`cannot decode ${what}: ${errorMessage(error)}`, { cause: error });
     }
     return new IntegrityError(
-      `${what} cannot be read back: ${errorMessage(error)}. The stored bytes are damaged (or were not written by this configuration); do not rely on this backup`,
+      `${what} matches its manifest but cannot be read back: ${errorMessage(error)}. It was written damaged (or by a broken tool); do not rely on this backup`,
       { cause: error },
     );
   }

@@ -62,7 +62,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     const checks = drill.checks.map((check) => createCheck(check, { jobs: drill.restore.jobs }));
     const from = repository;
     manifest = drill.backup.existing
-      ? await context.phase('select-backup', () => selectExistingBackup(drill, from, options.fromBackup ?? 'latest', { now: clock(), random: Math.random }))
+      ? await context.phase('select-backup', () => selectExistingBackup(drill, from, options.fromBackup, { now: clock(), random: Math.random }))
       : options.fromBackup
         ? await context.phase('select-backup', () => selectBackup(drill, from, options.fromBackup as string))
         : await context.phase('backup', () => takeBackup(context, drill, from));
@@ -100,7 +100,17 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     aborted: abort.signal.aborted,
     abortReason: abort.signal.reason,
     reused: options.fromBackup !== undefined || drill.backup.existing !== undefined,
+    madeElsewhere: drill.backup.existing !== undefined,
   });
+  // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
+  if (repository && manifest && !options.fromBackup && !drill.backup.existing && drill.retention && !abort.signal.aborted) {
+    report.retention = await applyRetention(repository, drill.name, drill.retention, {
+      now: clock(),
+      // This run's result is kept below, after the report is complete: its verdict counts already.
+      passedBackup: report.status === 'passed' ? manifest.backupId : undefined,
+      logger,
+    });
+  }
   logger[report.status === 'passed' ? 'info' : 'error']({ status: report.status }, report.summary);
   for (const reporter of options.reporters ?? []) {
     try {
@@ -110,30 +120,42 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
       logger.error({ reporter: reporter.name, err: errorMessage(error) }, `reporter ${reporter.name} failed`);
     }
   }
-  if (repository && manifest) await keepRunResult(repository, report, logger);
-  // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
-  if (repository && manifest && !options.fromBackup && !drill.backup.existing && drill.retention && !abort.signal.aborted) {
-    await applyRetention(repository, drill.name, drill.retention, clock(), logger);
-  }
+  if (manifest) await keepRunResult(() => (drill.backup.existing ? repositoryFor(options.runner, drill) : repository), report, logger);
   return report;
 }
 
-/** The run's report beside the drill's backups: retention reads which backups passed from there, wherever it runs. */
-async function keepRunResult(repository: Repository, report: Report, logger: Logger): Promise<void> {
+/**
+ * The run's report beside the drill's backups: retention reads which backups
+ * passed from there, wherever it runs. A drill of backups made elsewhere
+ * keeps it in its own repository (backup.repository), not among those backups.
+ */
+async function keepRunResult(repositoryOf: () => Repository | undefined, report: Report, logger: Logger): Promise<void> {
+  let repository: Repository | undefined;
   try {
+    repository = repositoryOf();
+    if (!repository) return;
     await repository.saveRunResult(report.drill, report.runId, `${renderReportJson(report)}\n`);
   } catch (error) {
-    logger.error({ err: errorMessage(error) }, `could not keep the run's result in ${repository.describe()}`);
+    logger.error({ err: errorMessage(error) }, `could not keep the run's result in ${repository?.describe() ?? 'the repository'}`);
   }
 }
 
-async function applyRetention(repository: Repository, drill: string, policy: RetentionPolicy, now: Date, logger: Logger): Promise<void> {
+async function applyRetention(
+  repository: Repository,
+  drill: string,
+  policy: RetentionPolicy,
+  options: { now: Date; passedBackup: string | undefined; logger: Logger },
+): Promise<NonNullable<Report['retention']>> {
+  const described = describeRetention(policy);
   try {
-    const result = await pruneBackups(repository, drill, policy, { now, dryRun: false, logger });
-    if (result.deleted.length > 0) logger.info({ deleted: result.deleted, policy: describeRetention(policy) }, 'pruned backups by the retention policy');
-    for (const problem of result.problems) logger.error(problem);
+    const result = await pruneBackups(repository, drill, policy, { now: options.now, dryRun: false, logger: options.logger, passedBackup: options.passedBackup });
+    if (result.deleted.length > 0) options.logger.info({ deleted: result.deleted, policy: described }, 'pruned backups by the retention policy');
+    for (const problem of result.problems) options.logger.error(problem);
+    return { policy: described, removed: result.deleted, problems: result.problems };
   } catch (error) {
-    // Pruning is housekeeping: a failure is logged and retried at the next run, never a failed drill.
-    logger.error({ err: errorMessage(error) }, `could not apply the retention policy in ${repository.describe()}`);
+    // Pruning is housekeeping: a failure is reported and retried at the next run, never a failed drill.
+    const problem = `could not apply the retention policy in ${repository.describe()}: ${errorMessage(error)}`;
+    options.logger.error(problem);
+    return { policy: described, removed: [], problems: [problem] };
   }
 }

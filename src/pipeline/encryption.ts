@@ -6,6 +6,7 @@ import { childStage } from './child-stage.ts';
 import { findExecutable } from './executables.ts';
 import { spawnChild } from './child-process.ts';
 import { createWorkDirectory } from './work-directory.ts';
+import { errorMessage } from '../errors.ts';
 
 /**
  * Encryption in the age format (https://age-encryption.org), by the standard
@@ -18,6 +19,38 @@ import { createWorkDirectory } from './work-directory.ts';
 
 /** An X25519 recipient: `age1` and 58 bech32 characters. */
 export const AGE_RECIPIENT_PATTERN = /^age1[02-9ac-hj-np-z]{58}$/;
+
+const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+const BECH32_GENERATOR = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+
+/**
+ * Whether a recipient's bech32 checksum holds (BIP 173), so `validate`
+ * catches a mistyped key before a backup is encrypted to it.
+ */
+export function hasValidChecksum(recipient: string): boolean {
+  const separator = recipient.lastIndexOf('1');
+  const prefix = recipient.slice(0, separator);
+  const data = [...recipient.slice(separator + 1)].map((character) => BECH32_CHARSET.indexOf(character));
+  if (separator < 1 || data.some((value) => value < 0)) return false;
+  const expanded = [...[...prefix].map((character) => character.charCodeAt(0) >> 5), 0, ...[...prefix].map((character) => character.charCodeAt(0) & 31)];
+  let checksum = 1;
+  for (const value of [...expanded, ...data]) {
+    const top = checksum >>> 25;
+    checksum = ((checksum & 0x1ffffff) << 5) ^ value;
+    BECH32_GENERATOR.forEach((generator, bit) => {
+      if ((top >>> bit) & 1) checksum ^= generator;
+    });
+  }
+  return checksum === 1;
+}
+
+/** age's own stderr without its closing line that sends users to age's issue tracker: the problem here is a key, not age. */
+export function withoutAgeBoilerplate(message: string): string {
+  return message
+    .split('\n')
+    .filter((line) => !/report unexpected or unhelpful errors/.test(line))
+    .join('\n');
+}
 
 const MISSING_AGE = 'the age binary is not installed (Debian/Ubuntu: apt install age; other systems: https://age-encryption.org)';
 
@@ -61,7 +94,9 @@ export async function checkRecipients(binary: string, recipients: string[]): Pro
   const child = spawnChild(binary, ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])], { stdin: 'pipe', stdout: 'ignore' });
   child.stdin.on('error', () => undefined);
   child.stdin.end();
-  await child.succeeded;
+  await child.succeeded.catch((error: unknown) => {
+    throw new Error(withoutAgeBoilerplate(errorMessage(error)), { cause: error });
+  });
 }
 
 /** The public keys of an identity (`age-keygen -y`, the key on stdin, never on a command line). */
@@ -74,6 +109,8 @@ export async function recipientsOfIdentity(identity: Secret): Promise<string[]> 
   child.stdout.on('data', (chunk: string) => (output += chunk));
   child.stdin.on('error', () => undefined);
   child.stdin.end(`${identity.reveal()}\n`);
-  await child.succeeded;
+  await child.succeeded.catch((error: unknown) => {
+    throw new Error(withoutAgeBoilerplate(errorMessage(error)), { cause: error });
+  });
   return output.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('age1'));
 }

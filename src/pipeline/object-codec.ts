@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { secretSchema } from '../config/common.ts';
 import type { Secret } from '../secret.ts';
 import { COMPRESSIONS, LEVEL_RANGE, compressionTool, type Compression } from './compression.ts';
-import { AGE_RECIPIENT_PATTERN, checkRecipients, decryptStage, encryptStage, findAge, recipientsOfIdentity } from './encryption.ts';
+import { AGE_RECIPIENT_PATTERN, checkRecipients, hasValidChecksum, withoutAgeBoilerplate, decryptStage, encryptStage, findAge, recipientsOfIdentity } from './encryption.ts';
 import { errorMessage } from '../errors.ts';
 
 /**
@@ -18,7 +18,12 @@ import { errorMessage } from '../errors.ts';
 export const encryptionSchema = z
   .strictObject({
     recipients: z
-      .array(z.string().regex(AGE_RECIPIENT_PATTERN, { error: 'expected an age X25519 recipient: "age1" and 58 letters and digits (age-keygen prints it as "Public key")' }))
+      .array(
+        z
+          .string()
+          .regex(AGE_RECIPIENT_PATTERN, { error: 'expected an age X25519 recipient: "age1" and 58 letters and digits (age-keygen prints it as "Public key")' })
+          .refine(hasValidChecksum, { error: 'is not a valid age recipient: its checksum does not match (a typo, or a character lost in copying?)' }),
+      )
       .min(1, { error: 'at least one recipient is needed: encryption without one would have to store the backup in clear text, which firedrill refuses' })
       .describe('age public keys (age1...) every backup is encrypted to. Any one of the matching identities can decrypt.'),
     identity: secretSchema
@@ -39,7 +44,8 @@ export const storageEncodingFields = {
       'zstd: the zstd binary on all cores (Node\'s built-in zstd when the binary is missing); gzip; none. ' +
         'pg_dump writes its archive uncompressed when firedrill compresses it, and compresses it itself (gzip) with none. (Default: zstd)',
     ),
-  compressionLevel: z.int().min(1).max(19).optional().describe('zstd 1-19, gzip 1-9. (Default: zstd 3, gzip 6)'),
+  // The range depends on the compression: checkCompressionLevel judges it, once.
+  compressionLevel: z.int().optional().describe('zstd 1-19, gzip 1-9. (Default: zstd 3, gzip 6)'),
   encryption: encryptionSchema.optional(),
 };
 
@@ -138,7 +144,7 @@ export async function encodingStages(encoding: StorageEncoding): Promise<Duplex[
 export class DecodeError extends Error {
   readonly stage: 'decrypt' | 'decompress';
   constructor(stage: 'decrypt' | 'decompress', cause: unknown) {
-    super(`${stage === 'decrypt' ? 'age could not decrypt it' : 'it could not be decompressed'}: ${errorMessage(cause)}`, { cause });
+    super(`${stage === 'decrypt' ? 'age could not decrypt it' : 'it could not be decompressed'}: ${withoutAgeBoilerplate(errorMessage(cause))}`, { cause });
     this.name = 'DecodeError';
     this.stage = stage;
   }
@@ -159,6 +165,7 @@ export async function decodeObject(
 ): Promise<void> {
   const stages: { stage: Duplex; name: 'decrypt' | 'decompress' }[] = [];
   const releases: (() => Promise<void>)[] = [];
+  let piped = false;
   try {
     if (record.encryption) {
       if (!identity) throw new MissingIdentityError(record.encryption.recipients);
@@ -174,12 +181,15 @@ export async function decodeObject(
     output.once('error', (error) => (first ??= { error }));
     for (const { stage, name } of stages) stage.once('error', (error) => (first ??= { error, stage: name }));
     try {
+      piped = true;
       await pipeline([...input, ...stages.map(({ stage }) => stage), output], { signal });
     } catch (error) {
       if (signal.aborted || !first) throw error;
       throw first.stage ? new DecodeError(first.stage, first.error) : first.error;
     }
   } finally {
+    // Failing before the pipeline ran leaves its streams open: a download would hold its connection.
+    if (!piped) for (const stream of [...input, output, ...stages.map(({ stage }) => stage)]) stream.destroy();
     for (const release of releases) await release();
   }
 }

@@ -38,6 +38,8 @@ interface ReportInput {
   abortReason: unknown;
   /** The run drilled an existing backup rather than taking one. */
   reused: boolean;
+  /** That backup was made elsewhere (`backup.existing`). */
+  madeElsewhere: boolean;
 }
 
 function abortMessage(reason: unknown): string {
@@ -106,7 +108,7 @@ export function buildReport(input: ReportInput): Report {
     checks,
     measured,
     objectives,
-    ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, input.reused) } : {}),
+    ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, input.reused, input.madeElsewhere) } : {}),
     ...(input.restoreFacts ? { restore: input.restoreFacts } : {}),
     ...(error ? { error } : {}),
   };
@@ -114,16 +116,26 @@ export function buildReport(input: ReportInput): Report {
   return report;
 }
 
-function backupFacts(manifest: Manifest, repository: Repository, reused: boolean): BackupFacts {
+function backupFacts(manifest: Manifest, repository: Repository, reused: boolean, madeElsewhere: boolean): BackupFacts {
   return {
     id: manifest.backupId,
     repository: repository.name,
     reused,
+    ...(madeElsewhere ? { madeElsewhere } : {}),
     createdAt: manifest.createdAt,
     snapshotAt: manifest.targets[0]?.snapshotAt ?? manifest.createdAt,
     sizeBytes: totalSizeBytes(manifest),
-    sha256: manifestSha256(manifest),
-    objects: manifest.objects.map(({ name, target, sizeBytes, sha256 }) => ({ name, target, sizeBytes, sha256 })),
+    // Without a manifest of its own, a backup made elsewhere is identified by its object's digest.
+    sha256: madeElsewhere ? (manifest.objects[0]?.sha256 ?? '') : manifestSha256(manifest),
+    objects: manifest.objects.map(({ name, target, sizeBytes, sha256, contentSizeBytes, compression, encryption }) => ({
+      name,
+      target,
+      sizeBytes,
+      sha256,
+      ...(contentSizeBytes !== undefined ? { contentSizeBytes } : {}),
+      ...(compression !== undefined ? { compression } : {}),
+      ...(madeElsewhere ? {} : { encrypted: encryption !== undefined }),
+    })),
     targets: manifest.targets.map((target) => ({ name: target.name, engine: target.engine, ...describeTarget(target) })),
   };
 }

@@ -45,14 +45,17 @@ export interface ObjectiveRecord {
 export interface BackupFacts {
   id: string;
   repository: string;
-  /** True when the run drilled an existing backup (`--from-backup`). */
+  /** True when the run drilled an existing backup (`--from-backup`, or one made elsewhere). */
   reused: boolean;
+  /** A backup firedrill did not make (`backup.existing`): `id` is its key, `sha256` the object's own, `snapshotAt` its modification time. */
+  madeElsewhere?: boolean;
   createdAt: string;
   snapshotAt: string;
   sizeBytes: number;
   /** SHA-256 of the manifest, which records every object's own SHA-256: one digest for the whole backup set. */
   sha256: string;
-  objects: { name: string; target: string; sizeBytes: number; sha256: string }[];
+  /** `sizeBytes` as stored; `contentSizeBytes` before compression and encryption (absent for backups made elsewhere). */
+  objects: { name: string; target: string; sizeBytes: number; sha256: string; contentSizeBytes?: number; compression?: string; encrypted?: boolean }[];
   targets: { name: string; engine: string; source?: string; serverVersion?: string; tool?: string; toolVersion?: string }[];
 }
 
@@ -83,4 +86,6 @@ export interface Report {
   backup?: BackupFacts;
   restore?: { sandbox: string; description?: string; serverVersion?: string; jobs: number };
   error?: { kind: string; message: string; phase?: string };
+  /** The retention policy applied after this run's backup: what it removed, and what it could not. */
+  retention?: { policy: string; removed: string[]; problems: string[] };
 }

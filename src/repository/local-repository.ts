@@ -89,7 +89,7 @@ export class LocalRepository implements Repository {
   }
 
   async removeAbandoned(drill: string): Promise<RepairResult> {
-    const result: RepairResult = { removed: [], abortedUploads: [], problems: [] };
+    const result: RepairResult = { removed: [], abortedUploads: [], problems: [], warnings: [] };
     for (const entry of await this.listBackups(drill)) {
       if (entry.status !== 'incomplete' || !entry.abandoned) continue;
       const directory = join(this.#drillDirectory(drill), entry.backupId);
@@ -197,13 +197,23 @@ export class LocalRepository implements Repository {
       if (error.code === 'ENOENT') return [] as string[];
       throw new RepositoryError(`cannot list run results in ${directory}: ${errorMessage(error)}`, { cause: error });
     });
+    // A result that cannot be read fails the listing: retention must not judge from part of the history.
     const results = await Promise.all(
-      names.filter((name) => name.endsWith('.json')).map(async (name) => parseRunResult(await readFile(join(directory, name), 'utf8').catch(() => ''))),
+      names
+        .filter((name) => name.endsWith('.json'))
+        .map(async (name) => {
+          const path = join(directory, name);
+          try {
+            return parseRunResult(await readFile(path, 'utf8'));
+          } catch (error) {
+            throw new RepositoryError(`cannot read the run result ${path}: ${errorMessage(error)}`, { cause: error });
+          }
+        }),
     );
     return results.filter((result) => result !== undefined);
   }
 
-  async listForeignObjects(prefix: string): Promise<ForeignObject[]> {
+  async listForeignObjects(prefix: string, accept: (key: string) => boolean = () => true): Promise<ForeignObject[]> {
     const start = this.#foreignPath(prefix);
     const found: ForeignObject[] = [];
     let entries;
@@ -215,8 +225,10 @@ export class LocalRepository implements Repository {
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const path = join(entry.parentPath, entry.name);
+      const key = relative(this.root, path);
+      if (!accept(key)) continue;
       const facts = await stat(path).catch(() => undefined);
-      if (facts) found.push({ key: relative(this.root, path), sizeBytes: facts.size, modifiedAt: facts.mtime });
+      if (facts) found.push({ key, sizeBytes: facts.size, modifiedAt: facts.mtime });
     }
     return found;
   }

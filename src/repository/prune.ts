@@ -23,12 +23,14 @@ export async function pruneBackups(
   repository: Repository,
   drill: string,
   policy: RetentionPolicy,
-  options: { now: Date; dryRun: boolean; logger?: Logger },
+  options: { now: Date; dryRun: boolean; logger?: Logger; passedBackup?: string | undefined },
 ): Promise<PruneResult> {
   const backups = (await repository.listBackups(drill)).filter((entry) => entry.status === 'complete' && entry.manifest);
   const passed = new Set(
     (await repository.listRunResults(drill)).filter((result) => result.status === 'passed' && result.backupId).map((result) => result.backupId as string),
   );
+  // The run that prunes has passed, but its result is not stored yet.
+  if (options.passedBackup) passed.add(options.passedBackup);
   const plan = planRetention(
     backups.map((entry) => ({ backupId: entry.backupId, createdAt: new Date(entry.manifest?.createdAt ?? entry.modifiedAt), verified: passed.has(entry.backupId) })),
     policy,

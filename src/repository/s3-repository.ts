@@ -16,7 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { z } from 'zod';
 import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
 import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
-import { secretSchema } from '../config/common.ts';
+import { secretSchema, timeoutSchema } from '../config/common.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
@@ -65,11 +65,12 @@ export const s3RepositorySchema = z
     partSize: z
       .int()
       .min(5)
-      .max(5 * 1024)
+      .max(512)
       .default(32)
-      .describe('Multipart upload part size in MiB. An object has at most 10,000 parts, so this bounds a backup object: 32 MiB allows 320 GiB. (Default: 32)'),
+      .describe('Multipart upload part size in MiB (5-512). An object has at most 10,000 parts, so this bounds a backup object: 32 MiB allows 320 GiB. (Default: 32)'),
     queueSize: z.int().min(1).max(16).default(2).describe('Parts uploaded in parallel. Memory used is about partSize × (queueSize + 1). (Default: 2)'),
     maxAttempts: z.int().min(1).max(20).default(5).describe('Attempts per request, with backoff, before an error counts. (Default: 5)'),
+    idleTimeout: timeoutSchema('A request that sends or receives nothing for this long fails (and is retried): a store that stops answering must not hang a drill. (Default: 2m)').prefault('2m'),
     ...storageEncodingFields,
   })
   .superRefine((config, context) => {
@@ -111,7 +112,7 @@ export class S3Repository implements Repository {
   }
 
   get #s3(): S3Client {
-    this.#client ??= createS3Client(this.#config);
+    this.#client ??= createS3Client({ ...this.#config, idleTimeoutMs: this.#config.idleTimeout });
     return this.#client;
   }
 
@@ -130,12 +131,17 @@ export class S3Repository implements Repository {
     const marker = `${JSON.stringify(await currentOwner())}\n`;
     const putMarker = () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(markerKey), Body: marker, ContentType: 'application/json' }));
     await this.#send('PutObject', markerKey, putMarker);
-    const heartbeat = setInterval(() => void putMarker().catch(() => undefined), HEARTBEAT_MS).unref();
-    return new S3BackupWriter(this, prefix, () => clearInterval(heartbeat));
+    let beating: Promise<unknown> = Promise.resolve();
+    const heartbeat = setInterval(() => (beating = putMarker().catch(() => undefined)), HEARTBEAT_MS).unref();
+    // A beat still in flight would put the marker back after the commit or abort removed it: wait for it.
+    return new S3BackupWriter(this, prefix, async () => {
+      clearInterval(heartbeat);
+      await beating;
+    });
   }
 
   async removeAbandoned(drill: string): Promise<RepairResult> {
-    const result: RepairResult = { removed: [], abortedUploads: [], problems: [] };
+    const result: RepairResult = { removed: [], abortedUploads: [], problems: [], warnings: [] };
     const entries = await this.listBackups(drill);
     for (const entry of entries) {
       if (entry.status !== 'incomplete' || !entry.abandoned) continue;
@@ -155,9 +161,10 @@ export class S3Repository implements Repository {
     try {
       uploads = await this.#listUploads(this.#drillPrefix(drill));
     } catch (error) {
-      result.problems.push(
-        `${errorMessage(error)}. Stale multipart uploads cannot be found here: add a lifecycle rule AbortIncompleteMultipartUpload (e.g. 7 days) to the bucket`,
-      );
+      const advice = 'stale multipart uploads cannot be found here: give the bucket a lifecycle rule AbortIncompleteMultipartUpload (e.g. 7 days)';
+      // A store without the operation is a limit to know about, not a failure of the repair.
+      if (/NotImplemented|HTTP 501/.test(errorMessage(error))) result.warnings.push(`${this.describe()} does not list multipart uploads; ${advice}`);
+      else result.problems.push(`${errorMessage(error)} So ${advice}`);
       return result;
     }
     for (const upload of uploads) {
@@ -280,15 +287,19 @@ export class S3Repository implements Repository {
   async listRunResults(drill: string): Promise<StoredRunResult[]> {
     const prefix = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/`;
     const keys = (await this.#objectsUnder(prefix)).map((object) => object.Key as string).filter((key) => key.endsWith('.json'));
-    const results = await mapLimited(keys, 8, async (key) => parseRunResult(await this.#readText(key).catch(() => '')));
+    // A result that cannot be read fails the listing: retention must not judge from part of the history.
+    const results = await mapLimited(keys, 8, async (key) => parseRunResult(await this.#send('GetObject', key, () => this.#readText(key))));
     return results.filter((result) => result !== undefined);
   }
 
-  async listForeignObjects(prefix: string): Promise<ForeignObject[]> {
+  async listForeignObjects(prefix: string, accept: (key: string) => boolean = () => true): Promise<ForeignObject[]> {
     const fullPrefix = `${this.#config.prefix}${prefix}`;
-    return (await this.#objectsUnder(fullPrefix))
-      .filter((object) => object.Key !== undefined && !object.Key.endsWith('/'))
-      .map((object) => ({ key: (object.Key as string).slice(this.#config.prefix.length), sizeBytes: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) }));
+    const keep = (object: _Object) => object.Key !== undefined && !object.Key.endsWith('/') && accept(object.Key.slice(this.#config.prefix.length));
+    return (await this.#objectsUnder(fullPrefix, keep)).map((object) => ({
+      key: (object.Key as string).slice(this.#config.prefix.length),
+      sizeBytes: object.Size ?? 0,
+      modifiedAt: object.LastModified ?? new Date(0),
+    }));
   }
 
   async readForeignObject(key: string): Promise<Readable> {
@@ -318,7 +329,7 @@ export class S3Repository implements Repository {
     } catch (error) {
       if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => undefined);
       if (signal.aborted) throw error;
-      throw s3Failure(upload.uploadId ? 'multipart upload (UploadPart)' : 'PutObject', this.#config.bucket, key, error, this.describe());
+      throw s3Failure(upload.uploadId ? 'UploadPart' : 'PutObject', this.#config.bucket, key, error, this.describe());
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -391,14 +402,15 @@ export class S3Repository implements Repository {
     return (await this.#objectsUnder(key)).some((object) => object.Key === key);
   }
 
-  async #objectsUnder(prefix: string): Promise<_Object[]> {
+  /** Every object under `prefix` that `keep` accepts: a bucket of millions of keys is paged through, not held. */
+  async #objectsUnder(prefix: string, keep: (object: _Object) => boolean = () => true): Promise<_Object[]> {
     const objects: _Object[] = [];
     let token: string | undefined;
     do {
       const page = await this.#send('ListObjectsV2', prefix, () =>
         this.#s3.send(new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token })),
       );
-      objects.push(...(page.Contents ?? []));
+      objects.push(...(page.Contents ?? []).filter(keep));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects;
@@ -427,10 +439,10 @@ export class S3Repository implements Repository {
 class S3BackupWriter implements BackupWriter {
   readonly #repository: S3Repository;
   readonly #prefix: string;
-  readonly #stopHeartbeat: () => void;
+  readonly #stopHeartbeat: () => Promise<void>;
   #committed = false;
 
-  constructor(repository: S3Repository, prefix: string, stopHeartbeat: () => void) {
+  constructor(repository: S3Repository, prefix: string, stopHeartbeat: () => Promise<void>) {
     this.#repository = repository;
     this.#prefix = prefix;
     this.#stopHeartbeat = stopHeartbeat;
@@ -446,13 +458,15 @@ class S3BackupWriter implements BackupWriter {
     // One PutObject: S3 makes it visible whole or not at all, so a backup has a complete manifest or none.
     await this.#repository.putText(`${this.#prefix}${MANIFEST_FILE}`, serializeManifest(manifest));
     this.#committed = true;
-    this.#stopHeartbeat();
+    await this.#stopHeartbeat();
     await this.#repository.deleteKeys([`${this.#prefix}${IN_PROGRESS_OBJECT}`]).catch(() => undefined);
   }
 
   async abort(): Promise<void> {
-    this.#stopHeartbeat();
+    await this.#stopHeartbeat();
     if (this.#committed) return;
+    // A commit whose answer was lost may have stored the manifest: it goes first, so no "complete" backup outlives its objects.
+    await this.#repository.deleteKeys([`${this.#prefix}${MANIFEST_FILE}`]);
     // Uploads a stopped writer left open (an abort that could not reach the store is retried by repair), then every object.
     for (const upload of await this.#repository.uploadsUnder(this.#prefix).catch(() => [])) {
       await this.#repository.abortUpload(upload.key, upload.uploadId).catch(() => undefined);

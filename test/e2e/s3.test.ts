@@ -143,8 +143,7 @@ describe('an s3 repository with zstd and age', () => {
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.status).toBe('failed');
-    expect(report.error?.message).toContain('is not one the backup was encrypted to');
-    expect(report.error?.message).toContain(other.recipient);
+    expect(report.error?.message).toContain(`the identity from file age-key.txt (${identity.recipient}) is not one it was encrypted to (${other.recipient})`);
     expect(report.error?.message).toContain('Set encryption.identity of repository "offsite"');
   });
 
@@ -306,6 +305,48 @@ describe('a drill of backups made elsewhere (backup.existing)', () => {
     expect(report.checks.find((check) => check.name === 'restored inventory')?.message).toMatch(/^no source fingerprint \(backup made elsewhere\): restored 4 tables/);
     // The object was uploaded seconds ago: its age is the backup's age.
     expect(report.measured.backupAgeSeconds).toBeLessThan(120);
+  });
+
+  it('drills the newest with --from-backup latest and one by its key, whatever select says, and names what is there when nothing matches', async () => {
+    const sql = join(context.workspace.directory, 'shop.sql');
+    await dumpSource('plain', sql);
+    const dump = await readFile(sql);
+    for (const day of ['01', '02', '03']) {
+      await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: `points/shop-2026-11-${day}.sql`, Body: dump }));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    await context.workspace.writeFile('config/firedrill.yaml', existingConfig());
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: points/, pattern: "shop-*.sql", format: plain, select: oldest }'));
+    const env = { S3_ENDPOINT: peer.endpoint, S3_ACCESS_KEY_ID: peer.accessKeyId, S3_SECRET_ACCESS_KEY: peer.secretAccessKey };
+
+    const byRule = JSON.parse((await context.workspace.run(['run', 'shop', '--json'], env)).stdout) as Report;
+    expect(byRule.backup?.id).toBe('points/shop-2026-11-01.sql');
+    const latest = JSON.parse((await context.workspace.run(['run', 'shop', '--from-backup', 'latest', '--json'], env)).stdout) as Report;
+    expect(latest.backup?.id).toBe('points/shop-2026-11-03.sql');
+    const byKey = await context.workspace.run(['run', 'shop', '--from-backup', 'points/shop-2026-11-02.sql', '--json'], env);
+    expect(byKey.code).toBe(0);
+    expect((JSON.parse(byKey.stdout) as Report).backup?.id).toBe('points/shop-2026-11-02.sql');
+
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: points/, pattern: "orders-*.sql", format: plain }'));
+    const nothing = await context.workspace.run(['run', 'shop'], env);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr + nothing.stdout).toContain('backup.existing.pattern: matches no object in s3 repository "nightly"');
+    expect(nothing.stderr + nothing.stdout).toContain('under "points/" there are 3 object(s), e.g. points/shop-2026-11-01.sql');
+  });
+
+  it('refuses a tar whose entries would leave the target directory, failing the drill without writing outside it', async () => {
+    const crafted = join(context.workspace.directory, 'crafted');
+    await pipeProcesses([['sh', ['-c', `mkdir -p ${crafted}/dump && echo x > ${crafted}/dump/toc.dat && ln -s /etc/passwd ${crafted}/dump/link.dat`]]], {});
+    await pipeProcesses([['tar', ['-C', crafted, '-cf', join(crafted, 'dump.tar'), 'dump']]], {});
+    await s3.send(new PutObjectCommand({ Bucket: peer.bucket, Key: 'crafted/dump.tar', Body: await readFile(join(crafted, 'dump.tar')) }));
+    await context.workspace.writeFile('config/firedrill.yaml', existingConfig());
+    await context.workspace.writeFile('drills/shop.yaml', existingDrill('{ prefix: crafted/, format: directory-tar }'));
+    const env = { S3_ENDPOINT: peer.endpoint, S3_ACCESS_KEY_ID: peer.accessKeyId, S3_SECRET_ACCESS_KEY: peer.secretAccessKey };
+    const result = await context.workspace.run(['run', 'shop', '--json'], env);
+    expect(result.stderr).not.toContain('internal error');
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.status).toBe('failed');
+    expect(report.error?.message).toContain('holds "dump/link.dat" (symlink), which no pg_dump directory has; refusing to unpack it');
   });
 
   it('drills an age-encrypted, zstd-compressed tar of a directory-format dump, and says so when the identity is missing', async () => {

@@ -66,6 +66,8 @@ async function existingBackups(drill: DrillConfig, repository: Repository, flags
     return EXIT.PASSED;
   }
   output.out(renderTable(['KEY', 'MODIFIED', 'SIZE'], objects.map((object) => [object.key, formatTime(object.modifiedAt), formatBytes(object.sizeBytes)])));
-  output.out(`\n${objects.length} backup(s) made elsewhere in ${repository.describe()}; a run drills the ${existing?.select ?? 'latest'} one`);
+  const rule = { latest: 'the newest', oldest: 'the oldest', random: 'one at random' }[existing?.select ?? 'latest'];
+  const window = existing?.window !== undefined ? ` within backup.existing.window` : '';
+  output.out(`\n${objects.length} backup(s) made elsewhere in ${repository.describe()}; a run drills ${rule}${window}, --from-backup latest the newest`);
   return EXIT.PASSED;
 }

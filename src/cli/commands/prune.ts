@@ -21,6 +21,10 @@ export async function pruneCommand(names: string[], flags: PruneFlags, global: G
   for (const problem of problems) output.err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
   let failed = problems.length > 0;
   for (const drill of drills) {
+    if (drill.backup.existing) {
+      output.out(`${drill.name}: drills backups made elsewhere; whatever makes them prunes them`);
+      continue;
+    }
     if (!drill.retention) {
       output.out(`${drill.name}: no retention policy; every backup is kept`);
       continue;

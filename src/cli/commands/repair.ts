@@ -17,11 +17,16 @@ export async function repairCommand(names: string[], global: GlobalOptions, outp
   for (const problem of problems) output.err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
   let failed = problems.length > 0;
   for (const drill of drills) {
+    if (drill.backup.existing) {
+      output.out(`${drill.name}: drills backups made elsewhere and writes none; nothing to repair`);
+      continue;
+    }
     const repository = repositoryFor(runner, drill);
     try {
       const result = await repository.removeAbandoned(drill.name);
       for (const backupId of result.removed) output.out(`${drill.name}: removed incomplete backup ${backupId}`);
       for (const key of result.abortedUploads) output.out(`${drill.name}: aborted multipart upload of ${key}`);
+      for (const warning of result.warnings) output.err(`firedrill: ${drill.name}: warning: ${warning}`);
       for (const problem of result.problems) output.err(`firedrill: ${drill.name}: ${problem}`);
       failed ||= result.problems.length > 0;
       output.out(`${drill.name}: ${result.removed.length} incomplete backup(s) removed, ${result.abortedUploads.length} upload(s) aborted in ${repository.describe()}`);

@@ -1,5 +1,5 @@
 import type { TargetRecord } from '../../repository/manifest.ts';
-import { IntegrityError, errorMessage } from '../../errors.ts';
+import { ConfigError, IntegrityError, errorMessage } from '../../errors.ts';
 import { readDumpHeader, readDumpRoles } from './dump-header.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
 
@@ -11,8 +11,9 @@ import type { PostgresMetadata } from './postgres-engine.ts';
 export async function inspectExistingDump(
   record: TargetRecord,
   fetched: { path: string; format: 'custom' | 'plain' | 'directory' },
-  database: string | undefined,
+  options: { database: string | undefined; configuredIn: string },
 ): Promise<TargetRecord> {
+  const { database, configuredIn } = options;
   const object = typeof record.metadata['object'] === 'string' ? record.metadata['object'] : 'the backup';
   let header;
   let roles: string[];
@@ -20,7 +21,12 @@ export async function inspectExistingDump(
     header = await readDumpHeader(fetched.path, fetched.format);
     roles = await readDumpRoles(fetched.path, fetched.format);
   } catch (error) {
-    throw new IntegrityError(`${object} is not a readable ${fetched.format}-format pg_dump: ${errorMessage(error)}`, { cause: error });
+    const message = errorMessage(error);
+    // A dump that is fine but not what backup.existing says (another format, still compressed) is the drill's mistake, not a bad backup.
+    if (/set (format|compression):/.test(message)) {
+      throw new ConfigError([{ file: configuredIn, path: 'backup.existing', message: `does not describe ${object}: ${message}` }], { cause: error });
+    }
+    throw new IntegrityError(`${object} is not a readable ${fetched.format}-format pg_dump: ${message}`, { cause: error });
   }
   const serverMajor = header.serverMajor ?? header.dumpMajor;
   if (serverMajor === undefined) {

@@ -92,8 +92,12 @@ export class PostgresEngine implements Engine<PostgresTarget> {
     return { minimumServerMajor: Math.max(metadata.server.major, metadata.tool.major) };
   }
 
-  inspectExisting(record: TargetRecord, fetched: { path: string; format: 'custom' | 'plain' | 'directory' }, database: string | undefined): Promise<TargetRecord> {
-    return inspectExistingDump(record, fetched, database);
+  inspectExisting(
+    record: TargetRecord,
+    fetched: { path: string; format: 'custom' | 'plain' | 'directory' },
+    options: { database: string | undefined; configuredIn: string },
+  ): Promise<TargetRecord> {
+    return inspectExistingDump(record, fetched, options);
   }
 
   restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget> {

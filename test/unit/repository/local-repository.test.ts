@@ -86,7 +86,7 @@ describe('LocalRepository', () => {
       { backupId: 'half-done', status: 'incomplete', abandoned: false, problem: expect.stringMatching(/^being written by pid \d+ on /), modifiedAt: expect.any(Date) },
     ]);
     // Its writer (this process) is alive: it is work in progress, not debris.
-    expect(await repository.removeAbandoned('orders')).toEqual({ removed: [], abortedUploads: [], problems: [] });
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: [], abortedUploads: [], problems: [], warnings: [] });
     await expect(repository.readManifest('orders', 'half-done')).rejects.toThrow(
       `backup half-done of drill "orders" has no manifest in local repository "local" at ${join(workspace, 'var/backups')}: it is incomplete and cannot be restored`,
     );
@@ -114,7 +114,7 @@ describe('LocalRepository', () => {
       ['orphan', true],
       ['just-died', false],
     ]);
-    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['orphan'], abortedUploads: [], problems: [] });
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['orphan'], abortedUploads: [], problems: [], warnings: [] });
     expect((await repository.listBackups('orders')).map((entry) => entry.backupId)).toEqual(['running', 'just-died']);
   });
 
@@ -125,7 +125,7 @@ describe('LocalRepository', () => {
     await leftBehind('elsewhere-busy', 30, { pid: 2 ** 22 + 1, machineId: 'another-machine' });
     await leftBehind('elsewhere-dead', 90, { pid: 1, machineId: 'another-machine' });
 
-    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['elsewhere-dead'], abortedUploads: [], problems: [] });
+    expect(await repository.removeAbandoned('orders')).toEqual({ removed: ['elsewhere-dead'], abortedUploads: [], problems: [], warnings: [] });
   });
 
   it('lists a backup whose manifest is not JSON as invalid, with the problem', async () => {
