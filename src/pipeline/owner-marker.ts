@@ -1,4 +1,5 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 
 /**
@@ -34,11 +35,19 @@ async function readFirstId(paths: string[]): Promise<string> {
   return 'unknown';
 }
 
+/**
+ * /etc/machine-id is meant to stay on its machine, and markers travel (to an
+ * S3 bucket): a digest of it tells machines apart just as well.
+ */
+function digestOf(id: string): string {
+  return id === 'unknown' ? id : createHash('sha256').update(`firedrill machine ${id}`).digest('hex').slice(0, 32);
+}
+
 export async function currentOwner(): Promise<OwnerMarker> {
   return {
     pid: process.pid,
     hostname: hostname(),
-    machineId: await readFirstId(['/etc/machine-id', '/var/lib/dbus/machine-id']),
+    machineId: digestOf(await readFirstId(['/etc/machine-id', '/var/lib/dbus/machine-id'])),
     bootId: await readFirstId(['/proc/sys/kernel/random/boot_id']),
     startedAt: new Date().toISOString(),
   };

@@ -163,8 +163,11 @@ function summarize(report: Report): string {
   return `${report.status}: ${parts.join(', ')}`;
 }
 
+/** The first line, or, when it only introduces a list ("invalid configuration:"), the list joined on one line. */
 function firstLine(text: string, limit: number): string {
-  const line = text.split('\n')[0] ?? '';
+  const lines = text.split('\n');
+  const first = lines[0] ?? '';
+  const line = first.endsWith(':') && lines.length > 1 ? `${first} ${lines.slice(1).map((item) => item.trim()).join('; ')}` : first;
   return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
 }
 
