@@ -33,7 +33,9 @@
  *    what the exact counts cost.
  *
  * The machine may be shared (other people's builds and tests): every timed
- * step first waits (up to a minute) until the rest of the machine is quiet,
+ * step first flushes the page cache's dirty pages (`sync`: no step pays for
+ * the writeback of the one before), then waits (up to a minute) until the
+ * rest of the machine is quiet,
  * each is repeated `--repeat` times (default 2) and the fastest counts, and
  * the CPU that other processes used meanwhile is reported with each sample
  * (`foreignCores`, from /proc/stat minus the CPU of the bench's own process
@@ -181,8 +183,12 @@ interface Interference {
   waitedSeconds: number;
 }
 
-/** Waits for a quiet machine, runs the step, and says how busy the rest of the machine was meanwhile. */
+/**
+ * Flushes dirty pages (so that no step pays for the writeback of the one before), waits for a quiet machine,
+ * runs the step, and says how busy the rest of the machine was meanwhile.
+ */
 async function quietly<T>(work: () => Promise<T>): Promise<{ value: T; interference: Interference; from: number; to: number }> {
+  await run({ command: 'sync', args: [] });
   const quiet = await cpu.waitForQuiet({ ...QUIET, signal: interrupt.signal });
   if (quiet.foreignCores > QUIET.maxForeignCores) say(`  (the machine is busy: ${quiet.foreignCores} other cores in use; measuring anyway)`);
   throwIfInterrupted();

@@ -7,7 +7,7 @@ import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject, type TargetR
 import { HashingStream } from '../pipeline/hashing.ts';
 import { engineFor } from '../engines/registry.ts';
 import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage } from '../errors.ts';
-import { ByteCounter, checkEncoding, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
+import { ByteCounter, checkEncoding, encodedByProcesses, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
 import { newId } from './ids.ts';
@@ -78,20 +78,22 @@ async function storeObject(
   body: Readable,
   encoding: StorageEncoding,
   signal: AbortSignal,
-): Promise<{ sizeBytes: number; sha256: string; contentSizeBytes: number } & ObjectEncodingRecord> {
-  const counter = new ByteCounter();
+): Promise<{ sizeBytes: number; sha256: string; contentSizeBytes?: number } & ObjectEncodingRecord> {
   const hashing = new HashingStream();
-  const stages = await encodingStages(encoding);
+  // pg_dump | zstd | age as operating-system pipes where possible: Node then only sees the stored bytes.
+  const byProcesses = await encodedByProcesses(body, encoding);
+  const counter = byProcesses ? undefined : new ByteCounter();
+  const stages = byProcesses ? [byProcesses] : [body, counter as ByteCounter, ...(await encodingStages(encoding))];
   // Either side's failure ends the other with the same error; which failed first is the cause worth reporting.
   let firstFailure: 'producer' | 'writer' | undefined;
-  for (const stream of [body, counter, ...stages]) stream.once('error', () => (firstFailure ??= 'producer'));
+  for (const stream of stages) stream.once('error', () => (firstFailure ??= 'producer'));
   // A repository that stops reading (an upload that failed) must also stop the producing side, which would otherwise wait forever.
   const writing = writer.writeObject(objectName, hashing, signal).catch((error: unknown) => {
     firstFailure ??= 'writer';
     hashing.destroy(error as Error);
     throw error;
   });
-  const [produced, written] = await Promise.allSettled([pipeline([body, counter, ...stages, hashing], { signal }), writing]);
+  const [produced, written] = await Promise.allSettled([pipeline([...stages, hashing], { signal }), writing]);
   if (produced.status === 'rejected' && (firstFailure === 'producer' || written.status === 'fulfilled')) {
     const reason: unknown = produced.reason;
     if (reason instanceof FiredrillError || signal.aborted) throw reason;
@@ -99,7 +101,7 @@ async function storeObject(
   }
   if (written.status === 'rejected') throw written.reason;
   if (produced.status === 'rejected') throw produced.reason;
-  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, contentSizeBytes: counter.sizeBytes, ...encodingRecord(encoding) };
+  return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, ...(counter ? { contentSizeBytes: counter.sizeBytes } : {}), ...encodingRecord(encoding) };
 }
 
 /** Encryption that cannot work stops the backup before anything is dumped: never a quiet fallback to clear text. */

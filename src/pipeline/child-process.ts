@@ -17,7 +17,8 @@ export interface SpawnOptions {
   /** Run as another user (firedrill as root starts PostgreSQL as an unprivileged one). */
   uid?: number;
   gid?: number;
-  stdin?: 'ignore' | 'pipe';
+  /** A Readable backed by a pipe (another child's stdout) becomes this child's stdin directly: the bytes never pass through Node. */
+  stdin?: 'ignore' | 'pipe' | Readable;
   stdout?: 'ignore' | 'pipe' | number;
   /** Where stderr goes; by default it is kept (last 16 KiB) for messages. */
   stderr?: 'pipe' | number;

@@ -23,6 +23,8 @@ export interface CompressionTool {
   description: string;
   compress(level: number | undefined): Duplex;
   decompress(): Duplex;
+  /** The same compression as a command, when it is one: it can then read its input straight from another process. */
+  compressCommand?(level: number | undefined): { command: string; args: string[] };
 }
 
 let zstdBinary: Promise<string | undefined> | undefined;
@@ -43,8 +45,9 @@ export async function compressionTool(compression: Compression): Promise<Compres
     return {
       description: `zstd (${binary}, all cores)`,
       // -q: no progress on stderr, which is kept for error messages; stdin to stdout.
-      compress: (level) => childStage(binary, ['-q', '-c', '-T0', `-${level ?? DEFAULT_LEVEL.zstd}`]),
+      compress: (level) => childStage(binary, zstdArguments(level)),
       decompress: () => childStage(binary, ['-q', '-d', '-c']),
+      compressCommand: (level) => ({ command: binary, args: zstdArguments(level) }),
     };
   }
   return {
@@ -52,4 +55,8 @@ export async function compressionTool(compression: Compression): Promise<Compres
     compress: (level) => createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level ?? DEFAULT_LEVEL.zstd } }),
     decompress: () => createZstdDecompress(),
   };
+}
+
+function zstdArguments(level: number | undefined): string[] {
+  return ['-q', '-c', '-T0', `-${level ?? DEFAULT_LEVEL.zstd}`];
 }

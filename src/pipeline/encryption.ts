@@ -65,8 +65,13 @@ export async function findAge(): Promise<string> {
 }
 
 export function encryptStage(binary: string, recipients: string[]): Duplex {
+  const { command, args } = encryptCommand(binary, recipients);
+  return childStage(command, args);
+}
+
+export function encryptCommand(binary: string, recipients: string[]): { command: string; args: string[] } {
   if (recipients.length === 0) throw new Error('no age recipients: refusing to store a backup unencrypted when encryption is configured');
-  return childStage(binary, ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])]);
+  return { command: binary, args: ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])] };
 }
 
 /** A decryption stage and what removes its identity file; call `release` once the stage has ended, on every path. */
@@ -91,7 +96,8 @@ export async function decryptStage(binary: string, identity: Secret): Promise<{ 
  * starts. Throws with age's own words.
  */
 export async function checkRecipients(binary: string, recipients: string[]): Promise<void> {
-  const child = spawnChild(binary, ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])], { stdin: 'pipe', stdout: 'ignore' });
+  const { command, args } = encryptCommand(binary, recipients);
+  const child = spawnChild(command, args, { stdin: 'pipe', stdout: 'ignore' });
   child.stdin.on('error', () => undefined);
   child.stdin.end();
   await child.succeeded.catch((error: unknown) => {

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { secretSchema } from '../config/common.ts';
 import type { Secret } from '../secret.ts';
 import { COMPRESSIONS, LEVEL_RANGE, compressionTool, type Compression } from './compression.ts';
-import { AGE_RECIPIENT_PATTERN, checkRecipients, hasValidChecksum, withoutAgeBoilerplate, decryptStage, encryptStage, findAge, recipientsOfIdentity } from './encryption.ts';
+import { AGE_RECIPIENT_PATTERN, checkRecipients, decryptStage, encryptCommand, encryptStage, findAge, hasValidChecksum, recipientsOfIdentity, withoutAgeBoilerplate } from './encryption.ts';
+import { isPipeBacked, processChain } from './child-stage.ts';
 import { errorMessage } from '../errors.ts';
 
 /**
@@ -129,6 +130,24 @@ export class ByteCounter extends Transform {
     this.sizeBytes += chunk.length;
     callback(null, chunk);
   }
+}
+
+/**
+ * The engine's output already encoded by processes reading each other's
+ * output directly (`pg_dump | zstd | age`), when its output is a process's
+ * pipe and every stage is a command; undefined otherwise (then the stages
+ * below run in Node). The bytes before compression are then not counted.
+ */
+export async function encodedByProcesses(body: Readable, encoding: StorageEncoding): Promise<Readable | undefined> {
+  if (!isPipeBacked(body)) return undefined;
+  const commands: { command: string; args: string[] }[] = [];
+  const tool = await compressionTool(encoding.compression);
+  if (tool) {
+    if (!tool.compressCommand) return undefined;
+    commands.push(tool.compressCommand(encoding.compressionLevel));
+  }
+  if (encoding.encryption) commands.push(encryptCommand(await findAge(), encoding.encryption.recipients));
+  return commands.length > 0 ? processChain(body, commands) : undefined;
 }
 
 /** The stages that turn an engine's output into stored bytes: compress, then encrypt. */

@@ -4,12 +4,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdDecompress } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { childStage } from '../../../src/pipeline/child-stage.ts';
-import { ByteCounter, DecodeError, checkEncoding, decodeObject, encodingStages, type StorageEncoding } from '../../../src/pipeline/object-codec.ts';
+import { childStage, isPipeBacked, processChain } from '../../../src/pipeline/child-stage.ts';
+import { ByteCounter, DecodeError, checkEncoding, decodeObject, encodedByProcesses, encodingStages, type StorageEncoding } from '../../../src/pipeline/object-codec.ts';
 import { compressionTool } from '../../../src/pipeline/compression.ts';
 import { Secret } from '../../../src/secret.ts';
 import { HashingStream } from '../../../src/pipeline/hashing.ts';
-import { ChildProcessError } from '../../../src/pipeline/child-process.ts';
+import { ChildProcessError, spawnChild } from '../../../src/pipeline/child-process.ts';
 
 /**
  * The storage pipeline with the real zstd and age binaries: what goes in
@@ -86,6 +86,32 @@ describe('the storage pipeline', () => {
       (error: unknown) => error,
     );
     expect((failure as ChildProcessError).exitCode).toBe(3);
+  });
+
+  it('chains processes by operating-system pipes, and a process failing in the middle fails the chain though the last one ends cleanly', async () => {
+    const source = spawnChild('sh', ['-c', 'head -c 3000000 /dev/urandom'], { stdout: 'pipe' });
+    expect(isPipeBacked(source.stdout)).toBe(true);
+    const chain = processChain(source.stdout, [
+      { command: 'sh', args: ['-c', 'head -c 1000; echo "ran out of disk" >&2; exit 5'] },
+      { command: 'cat', args: [] },
+    ]);
+    const failure = await pipeline(chain, new Writable({ write: (_c, _e, done) => done() })).catch((error: unknown) => error);
+    expect((failure as ChildProcessError).exitCode).toBe(5);
+    expect((failure as Error).message).toContain('ran out of disk');
+    await source.kill();
+  });
+
+  it('encodes a process\'s output without passing it through Node, readable by the standard tools', async () => {
+    const { key, recipient } = keypair();
+    const encoding: StorageEncoding = { compression: 'zstd', encryption: { recipients: [recipient] } };
+    const source = spawnChild('sh', ['-c', 'seq 1 200000'], { stdout: 'pipe' });
+    const encoded = await encodedByProcesses(source.stdout, encoding);
+    expect(encoded).toBeDefined();
+    const chunks: Buffer[] = [];
+    await pipeline(encoded as Readable, new Writable({ write: (chunk: Buffer, _e, done) => (chunks.push(chunk), done()) }));
+    await source.succeeded;
+    const back = await decode(Buffer.concat(chunks), encoding, Secret.fromValue(key, 'test key'));
+    expect(back.toString().split('\n').at(-2)).toBe('200000');
   });
 
   it('names decryption as the failing stage when the identity is not a recipient', async () => {
