@@ -63,7 +63,8 @@
  *
  * `--explain` then measures the pipelines piece by piece
  * (scripts/bench/explain.ts). `--cli` runs another build of firedrill
- * (default: dist/cli/bin.js, which `npm run bench` has just built).
+ * (default: dist/cli/bin.js, which `npm run bench` has just built, run from
+ * a private copy so that a rebuild during a long run changes nothing).
  * `--sessions` sets the generation's parallel sessions (default: the cores,
  * at least 2).
  *
@@ -72,7 +73,7 @@
  * too), removed with every cluster stopped on success, failure and Ctrl-C.
  */
 import { availableParallelism, tmpdir } from 'node:os';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -91,7 +92,8 @@ import { run, runMeasured, runPipeline, runningChildren, type MeasuredRun, type 
 import { CpuMonitor } from './bench/cpu.ts';
 import { explain } from './bench/explain.ts';
 
-const BUILT_CLI = resolve(import.meta.dirname, '../dist/cli/bin.js');
+const ROOT = resolve(import.meta.dirname, '..');
+const BUILT_CLI = join(ROOT, 'dist/cli/bin.js');
 const MIB = 1024 * 1024;
 const TARGETS = { backupRatio: 1.15, restoreRatio: 1.15, peakRssMb: 200, peakRssGrowth: 1.1 };
 /** pg_database_size may differ from the requested size by this much. */
@@ -155,8 +157,10 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 const seconds = (milliseconds: number | undefined) => (milliseconds === undefined ? undefined : round(milliseconds / 1000));
 const fastest = <T extends { seconds: number }>(samples: T[]): T => samples.reduce((best, sample) => (sample.seconds < best.seconds ? sample : best));
 
-/** What has to go whatever happens: clusters, temp dirs. Released newest first, each once. */
+/** What has to go whatever happens: clusters, temp dirs (per size, released after each). Newest first, each once. */
 const cleanup = new Releasers(createLogger({ level: 'error' }));
+/** What lives as long as the whole run: the snapshot of the build. */
+const runCleanup = new Releasers(createLogger({ level: 'error' }));
 const interrupt = new AbortController();
 const cpu = new CpuMonitor();
 let options: Options | undefined;
@@ -168,8 +172,15 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   say(`${signal}: stopping and cleaning up (again to exit at once)`);
   interrupt.abort(new Error(`interrupted by ${signal}`));
-  // The firedrill CLI cleans up its own sandbox on SIGINT; everything else is simply stopped.
-  for (const child of runningChildren()) child.kill(child.spawnfile === process.execPath ? 'SIGINT' : 'SIGTERM');
+  // The firedrill CLI cleans up its own sandbox on SIGINT; everything else is simply stopped. Once they are gone,
+  // the clusters are stopped at once (which also ends a generation's queries) and the directories removed; the
+  // code that was running then fails, and its own cleanup finds everything done.
+  const children = runningChildren();
+  const gone = children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('close', resolve))));
+  for (const child of children) child.kill(child.spawnfile === process.execPath ? 'SIGINT' : 'SIGTERM');
+  void Promise.race([Promise.all(gone), sleep(30_000)])
+    .then(() => cleanup.releaseAll())
+    .then(() => runCleanup.releaseAll());
 }
 
 function throwIfInterrupted(): void {
@@ -354,7 +365,7 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
       peakRssMb: main.map((entry) => entry.peakRssMb),
     },
     generation: { ...generated.seconds, rows: generated.rows, sessions: opts.sessions },
-    sizesMb: { database: round(databaseMb, 1), dump: bestBackup.dumpMb, rawBackup: rawBackup.dumpMb, firedrillBackup: bestBackup.backupMb },
+    sizesMb: { database: round(databaseMb, 1), pgDumpArchive: rawRestore_.archiveMb, rawBackup: rawBackup.dumpMb, firedrillBackup: bestBackup.backupMb },
     firedrill: { memory: bestRestore.memory, nodeCpuSecondsByPhase: bestRestore.nodeCpuSeconds, checksSeconds: bestRestore.seconds.checks, cliWallSeconds: bestRestore.cliWallSeconds },
     ...(estimate
       ? {
@@ -397,6 +408,8 @@ async function startCluster(settings: {
 
 interface RawRestore {
   seconds: number;
+  /** The uncompressed pg_dump archive. */
+  archiveMb: number;
   decompressSeconds: number;
   pgRestoreSeconds: number;
 }
@@ -420,7 +433,12 @@ async function rawRestore(dumpPath: string, binDir: string, runAs: Awaited<Retur
         args: ['--exit-on-error', '--no-owner', `--jobs=${JOBS}`, '--dbname=bench', archive],
         env: libpqEnvironment(cluster.connection('bench')),
       });
-      return { seconds: round((performance.now() - started) / 1000), decompressSeconds: round(decompressed.seconds), pgRestoreSeconds: round(restored.seconds) };
+      return {
+        seconds: round((performance.now() - started) / 1000),
+        archiveMb: round((await stat(archive)).size / MIB, 1),
+        decompressSeconds: round(decompressed.seconds),
+        pgRestoreSeconds: round(restored.seconds),
+      };
     });
     return { ...timed.value, interference: timed.interference };
   } finally {
@@ -495,7 +513,6 @@ interface FiredrillRun {
   memory: ReturnType<typeof memoryByPhase>;
   nodeCpuSeconds: Record<string, number | undefined>;
   backupMb: number;
-  dumpMb: number;
   cliWallSeconds: number;
 }
 
@@ -542,10 +559,6 @@ async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint,
     const range = window(name);
     return range ? cpu.use(range.start, range.end)?.foreignCores : undefined;
   };
-  const manifest = JSON.parse(await readFile(join(workspace, 'var/backups/bench', report.backup?.id ?? '', 'manifest.json'), 'utf8')) as {
-    objects: { contentSizeBytes?: number }[];
-  };
-  const contentBytes = manifest.objects.reduce((sum, object) => sum + (object.contentSizeBytes ?? 0), 0);
   // The backup is not needed any more: its disk space is, for the next run.
   await rm(join(workspace, 'var/backups'), { recursive: true, force: true });
   const memory = memoryByPhase(measured, report);
@@ -559,7 +572,6 @@ async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint,
     memory,
     nodeCpuSeconds: Object.fromEntries(['backup', 'backup.dump', 'restore', 'restore.fetch', 'restore.load', 'checks'].map((name) => [name, nodeCpu(name)])),
     backupMb: round((report.backup?.sizeBytes ?? 0) / MIB, 1),
-    dumpMb: round(contentBytes / MIB, 1),
     cliWallSeconds: round(measured.wallSeconds),
   };
 }
@@ -593,6 +605,16 @@ function memoryByPhase(measured: MeasuredRun, report: Report) {
 
 // ---------------------------------------------------------------- main
 
+/** A private copy of dist/ (and package.json, for the version and ESM), its packages found through a symlink. */
+async function snapshotBuild(directory: string): Promise<string> {
+  const snapshot = await mkdtemp(join(directory, 'firedrill-bench-build-'));
+  runCleanup.add(`build snapshot ${snapshot}`, () => rm(snapshot, { recursive: true, force: true }));
+  await cp(join(ROOT, 'dist'), join(snapshot, 'dist'), { recursive: true });
+  await cp(join(ROOT, 'package.json'), join(snapshot, 'package.json'));
+  await symlink(join(ROOT, 'node_modules'), join(snapshot, 'node_modules'));
+  return join(snapshot, 'dist/cli/bin.js');
+}
+
 function judge(results: SizeResult[]) {
   const worst = (pick: (result: SizeResult) => number) => Math.max(...results.map(pick));
   const smallest = results.reduce((a, b) => (b.sizeMb < a.sizeMb ? b : a));
@@ -618,14 +640,21 @@ async function main(): Promise<void> {
   options = parseOptions();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const cli = options.cli;
-  await stat(cli).catch(() => {
-    throw new Error(`${cli} is missing: run \`npm run build\` first (npm run bench does)`);
+  await stat(options.cli).catch(() => {
+    throw new Error(`${options?.cli} is missing: run \`npm run build\` first (npm run bench does)`);
   });
+  // The build just made is copied: others rebuilding dist/ during a long run must not change (or break) what is measured.
+  const requestedCli = options.cli;
+  const cli = options.cli === BUILT_CLI ? await snapshotBuild(options.directory) : options.cli;
+  options.cli = cli;
+  const commit = await run({ command: 'git', args: ['-C', ROOT, 'rev-parse', '--short', 'HEAD'] }).then(
+    (result) => result.stdout.trim(),
+    () => 'unknown',
+  );
   cpu.start();
   say(
     `sizes ${options.sizesMb.join(', ')} MiB, each step ${options.repeat}x (the fastest counts); work directory under ${options.directory}; ` +
-      `node ${process.version}; ${availableParallelism()} cores; firedrill ${cli}`,
+      `node ${process.version}; ${availableParallelism()} cores; firedrill ${requestedCli} (commit ${commit}, run from ${cli})`,
   );
   const results: SizeResult[] = [];
   try {
@@ -636,6 +665,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await cleanup.releaseAll();
+    await runCleanup.releaseAll();
     cpu.stop();
   }
   const { largest, growth, targets, missed } = judge(results);
@@ -646,7 +676,7 @@ async function main(): Promise<void> {
     targets,
     allTargetsMet: missed.length === 0,
     missedTargets: missed,
-    environment: { node: process.version, cores: availableParallelism(), directory: options.directory, cli },
+    environment: { node: process.version, cores: availableParallelism(), directory: options.directory, cli: requestedCli, commit },
   };
   for (const result of results) {
     say(

@@ -1,25 +1,25 @@
 /**
  * `--explain`: where firedrill's extra time and memory go, measured piece by
  * piece on the same source after the main measurements. Each variant is
- * timed like the main steps (quiet machine, repeated, fastest counts).
+ * timed like the main steps (quiet machine, repeated, the fastest counts).
  *
  * Backup variants, each a complete pg_dump of the source:
- *   raw                pg_dump | zstd > file                 (the baseline again)
- *   fsync              of that file afterwards               (firedrill fsyncs every object it stores)
- *   raw + age          pg_dump | zstd | age -r KEY > file    (OS pipes: the cost of encryption alone)
- *   node, zstd         pg_dump's output through Node: count → zstd → SHA-256 → file, with firedrill's
- *                      own stages (src/pipeline: ByteCounter, encodingStages, HashingStream), no fsync
- *   node, zstd + age   the same with age: what firedrill's storeObject does, without the fsync
- *   node + fsync       the same with the fsync: exactly storeObject into a local repository
- *   os pipes + node    pg_dump | zstd | age by OS pipes, Node only hashes and writes the encrypted
- *                      bytes (a possible design: no uncompressed byte passes through Node)
+ *   raw              pg_dump | zstd > file                  (the baseline again)
+ *   raw + age        pg_dump | zstd | age -r KEY > file     (OS pipes: what encryption alone costs)
+ *   node stages      pg_dump's output through Node: count → zstd → age → SHA-256 → file (fsync), with
+ *                    firedrill's in-Node stages (encodingStages: used when pg_dump runs in a container
+ *                    or the zstd binary is missing; the only design before process chains)
+ *   process chain    firedrill's storeObject as it is now for a pg_dump on this machine:
+ *                    encodedByProcesses (pg_dump | zstd | age over OS pipes), then SHA-256 → file (fsync)
  * Restore variants, from the objects those wrote:
- *   raw                zstd -d file -o out
- *   raw + age          age -d -i KEY file | zstd -d > out    (OS pipes)
- *   node               firedrill's decodeObject (read → SHA-256 → age -d → zstd -d → write), as restore.fetch
- *   node + os pipes    Node reads and hashes the stored bytes into age -d, whose output goes to zstd -d
- *                      by an OS pipe, which writes the file itself (a possible design)
- * And the firedrill CLI's resident memory right after start (`--version`).
+ *   raw              zstd -d file -o out
+ *   raw + age        age -d -i KEY file | zstd -d > out     (OS pipes)
+ *   decodeObject     firedrill's restore.fetch: read → SHA-256 → age -d → zstd -d → write, every byte
+ *                    (the decompressed ones included) through Node
+ *   proposed         Node reads and hashes the stored bytes into age -d, whose output reaches zstd -d
+ *                    by an OS pipe; zstd writes the file itself (no decompressed byte in Node)
+ * A chunk census (untimed) counts the pieces bytes reach Node in; and the
+ * firedrill CLI's resident memory right after start (`--version`).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ByteCounter, decodeObject, encodingStages, type StorageEncoding } from '../../src/pipeline/object-codec.ts';
+import { ByteCounter, decodeObject, encodedByProcesses, encodingStages, type StorageEncoding } from '../../src/pipeline/object-codec.ts';
 import { HashingStream } from '../../src/pipeline/hashing.ts';
 import { Secret } from '../../src/secret.ts';
 import { run, runMeasured, runPipeline, type Stage } from './processes.ts';
@@ -96,20 +96,13 @@ async function throughNode(dump: Stage, encoding: StorageEncoding, output: strin
   return (performance.now() - started) / 1000;
 }
 
-/** pg_dump | zstd | age by OS pipes; Node only hashes the encrypted bytes and writes them (with the fsync). */
-async function osPipesThenNode(dump: Stage, recipient: string, output: string): Promise<number> {
+/** firedrill's current storeObject for a pg_dump on this machine: its process chain, then SHA-256 → file with fsync. */
+async function processChain(dump: Stage, encoding: StorageEncoding, output: string): Promise<number> {
   const started = performance.now();
   const pgDump = spawn(dump.command, dump.args, { env: environment(dump.env), stdio: ['ignore', 'pipe', 'pipe'] });
-  const zstd = spawn('zstd', ['-T0', '-3', '-q', '-c'], { env: environment(), stdio: [pgDump.stdout, 'pipe', 'pipe'] });
-  pgDump.stdout.destroy();
-  const age = spawn('age', ['--encrypt', '--recipient', recipient], { env: environment(), stdio: [zstd.stdout, 'pipe', 'pipe'] });
-  zstd.stdout?.destroy();
-  await Promise.all([
-    pipeline([age.stdout, new HashingStream(), createWriteStream(output, { mode: 0o600, flush: true })]),
-    exited(pgDump, 'pg_dump'),
-    exited(zstd, 'zstd'),
-    exited(age, 'age'),
-  ]);
+  const chain = await encodedByProcesses(pgDump.stdout, encoding);
+  if (!chain) throw new Error('encodedByProcesses declined a pg_dump pipe');
+  await Promise.all([pipeline([chain, new HashingStream(), createWriteStream(output, { mode: 0o600, flush: true })]), exited(pgDump, 'pg_dump')]);
   return (performance.now() - started) / 1000;
 }
 
@@ -146,17 +139,9 @@ export async function explain(options: {
     options.say(`  explain backup: ${name}: ${backup[name]} s`);
   };
   await timeBackup('raw: pg_dump | zstd > file', () => runPipeline([dump, zstdStage], zst));
-  await timeBackup('fsync of that file afterwards (sync FILE)', async () => {
-    await runPipeline([dump, zstdStage], scratch);
-    return (await run({ command: 'sync', args: [scratch] })).seconds;
-  });
   await timeBackup('raw + age: pg_dump | zstd | age > file', () => runPipeline([dump, zstdStage, { command: 'age', args: ['--encrypt', '--recipient', key.recipient] }], scratch));
-  await timeBackup('node: pg_dump -> count -> zstd -> sha256 -> file (firedrill stages, no age, no fsync)', () =>
-    throughNode(dump, { compression: 'zstd', compressionLevel: 3 }, scratch, false),
-  );
-  await timeBackup('node: pg_dump -> count -> zstd -> age -> sha256 -> file (no fsync)', () => throughNode(dump, encrypted, scratch, false));
-  await timeBackup('node: the same with fsync (storeObject of a local repository)', () => throughNode(dump, encrypted, age, true));
-  await timeBackup('os pipes: pg_dump | zstd | age, then node: sha256 -> file with fsync (no uncompressed byte in Node)', () => osPipesThenNode(dump, key.recipient, scratch));
+  await timeBackup('node stages: pg_dump -> node: count -> zstd -> age -> sha256 -> file, fsync (encodingStages)', () => throughNode(dump, encrypted, scratch, true));
+  await timeBackup('process chain: pg_dump | zstd | age -> node: sha256 -> file, fsync (encodedByProcesses: storeObject now)', () => processChain(dump, encrypted, age));
   await rm(scratch, { force: true });
 
   const restore: Record<string, number> = {};
@@ -184,8 +169,8 @@ export async function explain(options: {
     );
     return (performance.now() - started) / 1000;
   };
-  await timeRestore('node: read -> sha256 -> age -d -> zstd -d -> write (decodeObject, as restore.fetch)', () => decode(createWriteStream(out, { mode: 0o600 })));
-  await timeRestore('node: read -> sha256 -> age -d, then os pipe: | zstd -d -o out (no decompressed byte in Node)', () => nodeThenOsPipes(age, key.file, out));
+  await timeRestore('decodeObject: node: read -> sha256 -> age -d -> node -> zstd -d -> node -> write (restore.fetch now)', () => decode(createWriteStream(out, { mode: 0o600 })));
+  await timeRestore('proposed: node: read -> sha256 -> age -d | zstd -d -o out (OS pipe; no decompressed byte in Node)', () => nodeThenOsPipes(age, key.file, out));
 
   // Chunk census, not timed: how many pieces the bytes reach Node in.
   const written = new ChunkCounter();

@@ -1,5 +1,4 @@
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { FiredrillError, RepositoryError, errorMessage } from '../errors.ts';
 import type { Secret } from '../secret.ts';
 
@@ -24,7 +23,25 @@ export interface S3Connection {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-export function createS3Client(connection: S3Connection): S3Client {
+/** The SDK's classes. Loaded on first use, so a run without S3 never pays for them (about 35 MB). */
+export type S3Sdk = typeof import('@aws-sdk/client-s3') & {
+  Upload: typeof import('@aws-sdk/lib-storage').Upload;
+  NodeHttpHandler: typeof import('@smithy/node-http-handler').NodeHttpHandler;
+};
+
+let sdk: Promise<S3Sdk> | undefined;
+
+export function loadS3Sdk(): Promise<S3Sdk> {
+  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@smithy/node-http-handler')]).then(([client, storage, http]) => ({
+    ...client,
+    Upload: storage.Upload,
+    NodeHttpHandler: http.NodeHttpHandler,
+  }));
+  return sdk;
+}
+
+export async function createS3Client(connection: S3Connection): Promise<S3Client> {
+  const { S3Client, NodeHttpHandler } = await loadS3Sdk();
   const checksumMode = connection.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const config: S3ClientConfig = {
     region: connection.region,

@@ -1,18 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  type S3Client,
-  type _Object,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { PutObjectCommandInput, S3Client, _Object } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
 import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
@@ -21,7 +9,7 @@ import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
-import { createS3Client, isNotFound, s3Failure } from './s3-client.ts';
+import { createS3Client, isNotFound, loadS3Sdk, s3Failure, type S3Sdk } from './s3-client.ts';
 
 const MiB = 1024 * 1024;
 /** Who writes a backup, rewritten every minute: its LastModified (the server's clock) is the heartbeat. */
@@ -99,7 +87,7 @@ export class S3Repository implements Repository {
   readonly name: string;
   readonly encoding: StorageEncoding;
   readonly #config: S3RepositoryConfig;
-  #client: S3Client | undefined;
+  #client: Promise<S3Client> | undefined;
 
   constructor(name: string, config: S3RepositoryConfig) {
     this.name = name;
@@ -111,17 +99,18 @@ export class S3Repository implements Repository {
     return `s3 repository "${this.name}" at s3://${this.#config.bucket}/${this.#config.prefix}`;
   }
 
-  get #s3(): S3Client {
+  /** The client and the SDK, loaded on first use: 35 MB of SDK that runs without S3 never load. */
+  async #connection(): Promise<[S3Client, S3Sdk]> {
     this.#client ??= createS3Client({ ...this.#config, idleTimeoutMs: this.#config.idleTimeout });
-    return this.#client;
+    return Promise.all([this.#client, loadS3Sdk()]);
   }
 
   async preflight(drill: string): Promise<void> {
     const bucket = this.#config.bucket;
-    await this.#send('HeadBucket', undefined, () => this.#s3.send(new HeadBucketCommand({ Bucket: bucket })));
+    await this.#send('HeadBucket', undefined, (s3, sdk) => s3.send(new sdk.HeadBucketCommand({ Bucket: bucket })));
     const key = `${this.#drillPrefix(drill)}.write-test-${randomBytes(4).toString('hex')}`;
-    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: 'firedrill write test\n' })));
-    await this.#send('DeleteObject', key, () => this.#s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    await this.#send('PutObject', key, (s3, sdk) => s3.send(new sdk.PutObjectCommand({ ...this.#putParameters(key), Body: 'firedrill write test\n' })));
+    await this.#send('DeleteObject', key, (s3, sdk) => s3.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: key })));
   }
 
   async startBackup(drill: string, backupId: string): Promise<BackupWriter> {
@@ -129,8 +118,9 @@ export class S3Repository implements Repository {
     const prefix = `${this.#drillPrefix(drill)}${backupId}/`;
     const markerKey = `${prefix}${IN_PROGRESS_OBJECT}`;
     const marker = `${JSON.stringify(await currentOwner())}\n`;
-    const putMarker = () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(markerKey), Body: marker, ContentType: 'application/json' }));
-    await this.#send('PutObject', markerKey, putMarker);
+    const [s3, sdk] = await this.#connection();
+    const putMarker = () => s3.send(new sdk.PutObjectCommand({ ...this.#putParameters(markerKey), Body: marker, ContentType: 'application/json' }));
+    await this.#send('PutObject', markerKey, () => putMarker());
     let beating: Promise<unknown> = Promise.resolve();
     const heartbeat = setInterval(() => (beating = putMarker().catch(() => undefined)), HEARTBEAT_MS).unref();
     // A beat still in flight would put the marker back after the commit or abort removed it: wait for it.
@@ -187,8 +177,8 @@ export class S3Repository implements Repository {
     const backupIds: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.#send('ListObjectsV2', drillPrefix, () =>
-        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: drillPrefix, Delimiter: '/', ContinuationToken: token })),
+      const page = await this.#send('ListObjectsV2', drillPrefix, (s3, sdk) =>
+        s3.send(new sdk.ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: drillPrefix, Delimiter: '/', ContinuationToken: token })),
       );
       for (const common of page.CommonPrefixes ?? []) {
         const backupId = (common.Prefix ?? '').slice(drillPrefix.length).replace(/\/$/, '');
@@ -281,7 +271,7 @@ export class S3Repository implements Repository {
   async saveRunResult(drill: string, runId: string, json: string): Promise<void> {
     assertSafeName(runId, 'run id');
     const key = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/${runId}.json`;
-    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: json, ContentType: 'application/json' })));
+    await this.#send('PutObject', key, (s3, sdk) => s3.send(new sdk.PutObjectCommand({ ...this.#putParameters(key), Body: json, ContentType: 'application/json' })));
   }
 
   async listRunResults(drill: string): Promise<StoredRunResult[]> {
@@ -315,8 +305,9 @@ export class S3Repository implements Repository {
 
   /** Streams one object up; a failure aborts the multipart upload (lib-storage does, and so do we if it could not). */
   async upload(key: string, body: Readable, signal: AbortSignal): Promise<void> {
-    const upload = new Upload({
-      client: this.#s3,
+    const [s3, sdk] = await this.#connection();
+    const upload = new sdk.Upload({
+      client: s3,
       params: { ...this.#putParameters(key), Body: body, ContentType: 'application/octet-stream' },
       partSize: this.#config.partSize * MiB,
       queueSize: this.#config.queueSize,
@@ -336,12 +327,13 @@ export class S3Repository implements Repository {
   }
 
   async putText(key: string, text: string): Promise<void> {
-    await this.#send('PutObject', key, () => this.#s3.send(new PutObjectCommand({ ...this.#putParameters(key), Body: text, ContentType: 'application/json' })));
+    await this.#send('PutObject', key, (s3, sdk) => s3.send(new sdk.PutObjectCommand({ ...this.#putParameters(key), Body: text, ContentType: 'application/json' })));
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: uploadId }));
+      const [s3, sdk] = await this.#connection();
+      await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       if ((error as { name?: string }).name === 'NoSuchUpload') return;
       throw s3Failure('AbortMultipartUpload', this.#config.bucket, key, error, this.describe());
@@ -350,7 +342,7 @@ export class S3Repository implements Repository {
 
   async deleteKeys(keys: string[]): Promise<void> {
     // One request per key: DeleteObjects needs Content-MD5, which some S3-compatible stores handle differently.
-    await mapLimited(keys, 8, (key) => this.#send('DeleteObject', key, () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }))));
+    await mapLimited(keys, 8, (key) => this.#send('DeleteObject', key, (s3, sdk) => s3.send(new sdk.DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }))));
   }
 
   async keysUnder(prefix: string): Promise<string[]> {
@@ -378,23 +370,26 @@ export class S3Repository implements Repository {
     };
   }
 
-  async #send<T>(action: string, key: string | undefined, request: () => Promise<T>): Promise<T> {
+  async #send<T>(action: string, key: string | undefined, request: (s3: S3Client, sdk: S3Sdk) => Promise<T>): Promise<T> {
     try {
-      return await request();
+      const [s3, sdk] = await this.#connection();
+      return await request(s3, sdk);
     } catch (error) {
       throw s3Failure(action, this.#config.bucket, key, error, this.describe());
     }
   }
 
   async #getStream(key: string): Promise<Readable> {
-    const response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+    const [s3, sdk] = await this.#connection();
+    const response = await s3.send(new sdk.GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
     const body = response.Body;
     if (!(body instanceof Readable)) throw new RepositoryError(`GetObject on s3://${this.#config.bucket}/${key} returned no stream`);
     return body;
   }
 
   async #readText(key: string): Promise<string> {
-    const response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
+    const [s3, sdk] = await this.#connection();
+    const response = await s3.send(new sdk.GetObjectCommand({ Bucket: this.#config.bucket, Key: key }));
     return (await response.Body?.transformToString('utf8')) ?? '';
   }
 
@@ -407,8 +402,8 @@ export class S3Repository implements Repository {
     const objects: _Object[] = [];
     let token: string | undefined;
     do {
-      const page = await this.#send('ListObjectsV2', prefix, () =>
-        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token })),
+      const page = await this.#send('ListObjectsV2', prefix, (s3, sdk) =>
+        s3.send(new sdk.ListObjectsV2Command({ Bucket: this.#config.bucket, Prefix: prefix, ContinuationToken: token })),
       );
       objects.push(...(page.Contents ?? []).filter(keep));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -425,8 +420,8 @@ export class S3Repository implements Repository {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
-      const page = await this.#send('ListMultipartUploads', prefix, () =>
-        this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
+      const page = await this.#send('ListMultipartUploads', prefix, (s3, sdk) =>
+        s3.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.#config.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
       );
       uploads.push(...(page.Uploads ?? []));
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
