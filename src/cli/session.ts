@@ -66,6 +66,17 @@ export function selectDrills(loaded: LoadedDrills, names: string[], all: boolean
   };
 }
 
+/**
+ * For housekeeping commands (`repair`, `prune`): the named drills, or every
+ * drill when none is named. Invalid ones are reported on stderr and skipped,
+ * so one broken file does not stop the rest; `skipped` says whether any was.
+ */
+export function selectDrillsForHousekeeping(loaded: LoadedDrills, names: string[], err: (line: string) => void): { drills: DrillConfig[]; skipped: boolean } {
+  const { drills, problems } = selectDrills(loaded, names, names.length === 0);
+  for (const problem of problems) err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
+  return { drills, skipped: problems.length > 0 };
+}
+
 /** The selected drills, all of which must be valid. */
 export function selectValidDrills(loaded: LoadedDrills, names: string[]): DrillConfig[] {
   const selection = selectDrills(loaded, names, false);

@@ -1,5 +1,5 @@
 import { formatTime, renderTable, type Output } from '../output.ts';
-import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
+import { openSession, selectDrillsForHousekeeping, type GlobalOptions } from '../session.ts';
 import { repositoryFor } from '../../repository/registry.ts';
 import { pruneBackups } from '../../repository/prune.ts';
 import { describeRetention } from '../../repository/retention.ts';
@@ -17,9 +17,8 @@ export interface PruneFlags {
  */
 export async function pruneCommand(names: string[], flags: PruneFlags, global: GlobalOptions, output: Output): Promise<number> {
   const { runner, loaded } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'warn' });
-  const { drills, problems } = selectDrills(loaded, names, names.length === 0);
-  for (const problem of problems) output.err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
-  let failed = problems.length > 0;
+  const { drills, skipped } = selectDrillsForHousekeeping(loaded, names, (line) => output.err(line));
+  let failed = skipped;
   for (const drill of drills) {
     if (drill.backup.existing) {
       output.out(`${drill.name}: drills backups made elsewhere; whatever makes them prunes them`);

@@ -1,5 +1,5 @@
 import type { Output } from '../output.ts';
-import { openSession, selectDrills, type GlobalOptions } from '../session.ts';
+import { openSession, selectDrillsForHousekeeping, type GlobalOptions } from '../session.ts';
 import { repositoryFor } from '../../repository/registry.ts';
 import { errorMessage } from '../../errors.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -13,9 +13,8 @@ import { EXIT } from '../exit-codes.ts';
  */
 export async function repairCommand(names: string[], global: GlobalOptions, output: Output): Promise<number> {
   const { runner, loaded } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'warn' });
-  const { drills, problems } = selectDrills(loaded, names, names.length === 0);
-  for (const problem of problems) output.err(`firedrill: skipping a drill with problems: ${problem.file}: ${problem.message}`);
-  let failed = problems.length > 0;
+  const { drills, skipped } = selectDrillsForHousekeeping(loaded, names, (line) => output.err(line));
+  let failed = skipped;
   for (const drill of drills) {
     if (drill.backup.existing) {
       output.out(`${drill.name}: drills backups made elsewhere and writes none; nothing to repair`);
