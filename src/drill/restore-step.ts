@@ -42,7 +42,11 @@ export async function restoreBackup(
   // What a killed run left in the temp dir (decoded backups, a key) goes before this run adds its own.
   await reapWorkDirectories(context.logger);
   const existing = existingObjectOf(manifest);
+  // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
+  const startSandbox = (record: TargetRecord) =>
+    context.phase('restore.sandbox', () => sandbox.start(context, engine.sandboxRequirements(record), { image: drill.restore.image }));
   let fetched: FetchedObjects;
+  let started: StartedSandbox;
   if (existing) {
     // A backup made elsewhere describes itself only once fetched: the dump's header says which server it needs.
     const file = await context.phase('restore.fetch', () => fetchExisting(context, drill, manifest, existing, repository));
@@ -50,12 +54,13 @@ export async function restoreBackup(
     target = await engine.inspectExisting(target, file, { database: existing.database, configuredIn: drill.file });
     manifest.targets[0] = target;
     fetched = { path: () => file.path };
+    started = await startSandbox(target);
   } else {
-    fetched = await context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects));
+    // The manifest says what the sandbox needs: it starts while the backup is fetched and verified (RTO is their
+    // longer, not their sum). Nothing is restored before both are done, so a corrupt backup is still never loaded.
+    const record = target;
+    [fetched, started] = await bothOrNeither(context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects)), startSandbox(record));
   }
-  const requirements = engine.sandboxRequirements(target);
-  // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
-  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirements, { image: drill.restore.image }));
   context.logger.info({ sandbox: started.description }, 'sandbox started');
   const restored = await engine.restore(context, target, fetched, started, {
     jobs: drill.restore.jobs,
@@ -63,6 +68,18 @@ export async function restoreBackup(
     prepare: drill.restore.prepare === undefined ? undefined : { sql: drill.restore.prepare, configuredIn: drill.file },
   });
   return { sandbox: started, target, restored };
+}
+
+/**
+ * Waits for both, even when one fails, so nothing is still starting when the
+ * run releases what it started; the first failure is the cause (a corrupt
+ * backup before a sandbox that would not start).
+ */
+async function bothOrNeither<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 /**
