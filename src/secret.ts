@@ -14,7 +14,8 @@ export type SecretReference = { env: string } | { file: string };
  * A secret from a config file starts as a reference (`{ env: NAME }` or
  * `{ file: PATH }`) and is resolved once, when the config is loaded, so a
  * missing variable is a config problem that names it rather than a failure
- * in the middle of a backup.
+ * in the middle of a backup. Commands that load the config without secrets
+ * (they only read backups) resolve one when they first use it.
  */
 export class Secret {
   #value: string | undefined;

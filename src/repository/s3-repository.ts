@@ -270,8 +270,7 @@ export class S3Repository implements Repository {
 
   async saveRunResult(drill: string, runId: string, json: string): Promise<void> {
     assertSafeName(runId, 'run id');
-    const key = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/${runId}.json`;
-    await this.#send('PutObject', key, (s3, sdk) => s3.send(new sdk.PutObjectCommand({ ...this.#putParameters(key), Body: json, ContentType: 'application/json' })));
+    await this.putText(`${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/${runId}.json`, json);
   }
 
   async listRunResults(drill: string): Promise<StoredRunResult[]> {
