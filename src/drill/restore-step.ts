@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +7,7 @@ import type { DrillConfig } from '../config/load.ts';
 import type { Manifest, StoredObject, TargetRecord } from '../repository/manifest.ts';
 import { HashingStream, hashFile } from '../pipeline/hashing.ts';
 import { AbortedError, ConfigError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
-import { DecodeError, decodeObject } from '../pipeline/object-codec.ts';
+import { DecodeError, decodeObjectToFile } from '../pipeline/object-codec.ts';
 import { recipientsOfIdentity } from '../pipeline/encryption.ts';
 import { existingObjectOf } from './existing-backup.ts';
 import { createWorkDirectory, reapWorkDirectories } from '../pipeline/work-directory.ts';
@@ -117,7 +116,7 @@ async function fetchAndVerify(
     const hashing = new HashingStream();
     const source = await repository.readObject(drill.name, manifest.backupId, object.name);
     try {
-      await decodeObject([source, hashing], object, repository.encoding.encryption?.identity, createWriteStream(path, { mode: 0o600 }), context.signal);
+      await decodeObjectToFile([source, hashing], object, repository.encoding.encryption?.identity, path, context.signal);
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
       // Stored bytes that differ from the manifest explain any decoding failure: say that, not what the decoder saw.

@@ -25,6 +25,8 @@ export interface CompressionTool {
   decompress(): Duplex;
   /** The same compression as a command, when it is one: it can then read its input straight from another process. */
   compressCommand?(level: number | undefined): { command: string; args: string[] };
+  /** Decompression as a command, stdin to stdout. */
+  decompressCommand?(): { command: string; args: string[] };
 }
 
 let zstdBinary: Promise<string | undefined> | undefined;
@@ -48,6 +50,7 @@ export async function compressionTool(compression: Compression): Promise<Compres
       compress: (level) => childStage(binary, zstdArguments(level)),
       decompress: () => childStage(binary, ['-q', '-d', '-c']),
       compressCommand: (level) => ({ command: binary, args: zstdArguments(level) }),
+      decompressCommand: () => ({ command: binary, args: ['-q', '-d', '-c'] }),
     };
   }
   return {

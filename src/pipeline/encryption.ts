@@ -74,20 +74,33 @@ export function encryptCommand(binary: string, recipients: string[]): { command:
   return { command: binary, args: ['--encrypt', ...recipients.flatMap((recipient) => ['--recipient', recipient])] };
 }
 
-/** A decryption stage and what removes its identity file; call `release` once the stage has ended, on every path. */
-export async function decryptStage(binary: string, identity: Secret): Promise<{ stage: Duplex; release: () => Promise<void> }> {
-  // A work directory: should firedrill be killed outright, the next restore or cleanup removes the key.
+/**
+ * The identity as a 0600 file for `age --identity`, in a work directory: should
+ * firedrill be killed outright, the next restore or cleanup removes the key.
+ * Call `release` once age has exited, on every path.
+ */
+export async function identityFile(identity: Secret): Promise<{ path: string; release: () => Promise<void> }> {
   const work = await createWorkDirectory('age');
-  const directory = work.path;
   const release = () => work.release();
   try {
-    const path = join(directory, 'identity');
+    const path = join(work.path, 'identity');
     await writeFile(path, `${identity.reveal()}\n`, { mode: 0o600 });
-    return { stage: childStage(binary, ['--decrypt', '--identity', path]), release };
+    return { path, release };
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+export function decryptCommand(binary: string, identityPath: string): { command: string; args: string[] } {
+  return { command: binary, args: ['--decrypt', '--identity', identityPath] };
+}
+
+/** A decryption stage and what removes its identity file; call `release` once the stage has ended, on every path. */
+export async function decryptStage(binary: string, identity: Secret): Promise<{ stage: Duplex; release: () => Promise<void> }> {
+  const file = await identityFile(identity);
+  const { command, args } = decryptCommand(binary, file.path);
+  return { stage: childStage(command, args), release: file.release };
 }
 
 /**

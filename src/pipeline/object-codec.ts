@@ -1,10 +1,25 @@
 import { Transform, type Duplex, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { secretSchema } from '../config/common.ts';
 import type { Secret } from '../secret.ts';
 import { COMPRESSIONS, LEVEL_RANGE, compressionTool, type Compression } from './compression.ts';
-import { AGE_RECIPIENT_PATTERN, checkRecipients, decryptStage, encryptCommand, encryptStage, findAge, hasValidChecksum, recipientsOfIdentity, withoutAgeBoilerplate } from './encryption.ts';
+import {
+  AGE_RECIPIENT_PATTERN,
+  checkRecipients,
+  decryptCommand,
+  decryptStage,
+  encryptCommand,
+  encryptStage,
+  findAge,
+  hasValidChecksum,
+  identityFile,
+  recipientsOfIdentity,
+  withoutAgeBoilerplate,
+} from './encryption.ts';
+import { spawnChild, type ChildProcessHandle } from './child-process.ts';
 import { isPipeBacked, processChain } from './child-stage.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -210,6 +225,61 @@ export async function decodeObject(
     // Failing before the pipeline ran leaves its streams open: a download would hold its connection.
     if (!piped) for (const stream of [...input, output, ...stages.map(({ stage }) => stage)]) stream.destroy();
     for (const release of releases) await release();
+  }
+}
+
+/**
+ * Like decodeObject, into a new file at `path`, with the decoders chained by
+ * operating-system pipes when they are commands (`age -d | zstd -d > path`):
+ * Node then only passes on the stored bytes, a third of what the restore
+ * reads, which leaves the cores to the decoders and the sandbox starting
+ * meanwhile.
+ */
+export async function decodeObjectToFile(input: Readable[], record: ObjectEncodingRecord, identity: Secret | undefined, path: string, signal: AbortSignal): Promise<void> {
+  const tool = await compressionTool(record.compression ?? 'none');
+  if ((tool && !tool.decompressCommand) || (!tool && !record.encryption)) {
+    return decodeObject(input, record, identity, createWriteStream(path, { flags: 'wx', mode: 0o600 }), signal);
+  }
+  const commands: { command: string; args: string[]; stage: 'decrypt' | 'decompress' }[] = [];
+  let releaseIdentity: (() => Promise<void>) | undefined;
+  let file: FileHandle | undefined;
+  const children: ChildProcessHandle[] = [];
+  try {
+    if (record.encryption) {
+      if (!identity) throw new MissingIdentityError(record.encryption.recipients);
+      const key = await identityFile(identity);
+      releaseIdentity = key.release;
+      commands.push({ ...decryptCommand(await findAge(), key.path), stage: 'decrypt' });
+    }
+    if (tool?.decompressCommand) commands.push({ ...tool.decompressCommand(), stage: 'decompress' });
+    file = await open(path, 'wx', 0o600);
+    let previous: 'pipe' | Readable = 'pipe';
+    for (const [index, { command, args }] of commands.entries()) {
+      const last = index === commands.length - 1;
+      const child = spawnChild(command, args, { stdin: previous, stdout: last ? file.fd : 'pipe', signal });
+      children.push(child);
+      // The next child holds its own copy of this pipe: Node's must not read from it.
+      if (previous !== 'pipe') previous.destroy();
+      previous = child.stdout;
+    }
+    const first = children[0] as ChildProcessHandle;
+    // A decoder that dies closes its stdin: its exit status says why, not the EPIPE of the bytes still coming.
+    first.stdin.on('error', () => undefined);
+    let inputFailure: { error: unknown } | undefined;
+    for (const stream of input) stream.once('error', (error) => (inputFailure ??= { error }));
+    const [fed, ...exited] = await Promise.allSettled([pipeline([...input, first.stdin], { signal }), ...children.map((child) => child.succeeded)]);
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    // The input failing (a download cut off) ends the decoders' input early: that is the cause, not what they say of it.
+    if (inputFailure) throw inputFailure.error;
+    // In chain order: a decompressor complaining about the short output of a failed decryption is only a consequence.
+    const failed = exited.findIndex((result) => result.status === 'rejected');
+    if (failed >= 0) throw new DecodeError(commands[failed]?.stage ?? 'decompress', (exited[failed] as PromiseRejectedResult).reason);
+    if (fed.status === 'rejected') throw fed.reason;
+  } finally {
+    for (const stream of input) if (!stream.readableEnded) stream.destroy();
+    await Promise.all(children.map((child) => child.kill()));
+    await file?.close();
+    await releaseIdentity?.();
   }
 }
 

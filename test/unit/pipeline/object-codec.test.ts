@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdDecompress } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { childStage, isPipeBacked, processChain } from '../../../src/pipeline/child-stage.ts';
-import { ByteCounter, DecodeError, checkEncoding, decodeObject, encodedByProcesses, encodingStages, type StorageEncoding } from '../../../src/pipeline/object-codec.ts';
+import { ByteCounter, DecodeError, checkEncoding, decodeObject, decodeObjectToFile, encodedByProcesses, encodingStages, type StorageEncoding } from '../../../src/pipeline/object-codec.ts';
 import { compressionTool } from '../../../src/pipeline/compression.ts';
 import { Secret } from '../../../src/secret.ts';
 import { HashingStream } from '../../../src/pipeline/hashing.ts';
@@ -112,6 +115,29 @@ describe('the storage pipeline', () => {
     await source.succeeded;
     const back = await decode(Buffer.concat(chunks), encoding, Secret.fromValue(key, 'test key'));
     expect(back.toString().split('\n').at(-2)).toBe('200000');
+  });
+
+  it('decodes into a file through chained processes, and names the failing stage in chain order', async () => {
+    const { key, recipient } = keypair();
+    const encoding: StorageEncoding = { compression: 'zstd', encryption: { recipients: [recipient] } };
+    const data = sample(2 * 1024 * 1024);
+    const { stored } = await encode(data, encoding);
+    const record = { compression: 'zstd' as const, encryption: { format: 'age' as const, recipients: [recipient] } };
+    const directory = await mkdtemp(join(tmpdir(), 'firedrill-unit-decode-'));
+    try {
+      await decodeObjectToFile([Readable.from([stored])], record, Secret.fromValue(key, 'test key'), join(directory, 'out'), new AbortController().signal);
+      expect((await readFile(join(directory, 'out'))).equals(data)).toBe(true);
+
+      const stranger = keypair();
+      const failure = await decodeObjectToFile([Readable.from([stored])], record, Secret.fromValue(stranger.key, 'stranger'), join(directory, 'other'), new AbortController().signal).catch(
+        (error: unknown) => error,
+      );
+      // zstd also fails (no input), but decryption failed first in the chain.
+      expect((failure as DecodeError).stage).toBe('decrypt');
+      expect(await readdir(tmpdir()).then((names) => names.filter((name) => name.startsWith('firedrill-work-age-')))).toEqual([]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it('names decryption as the failing stage when the identity is not a recipient', async () => {
