@@ -78,7 +78,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { startLocalCluster, type StartedLocalCluster } from '../src/sandbox/local-cluster.ts';
 import { sandboxUser } from '../src/sandbox/unix-user.ts';
 import { findTools, pickTool } from '../src/engines/postgres/postgres-tools.ts';
@@ -87,7 +86,7 @@ import { Releasers } from '../src/drill/releasers.ts';
 import { createLogger, silentLogger } from '../src/logger.ts';
 import { Secret } from '../src/secret.ts';
 import type { Report } from '../src/report/report.ts';
-import { generateDatabase, type GeneratedDatabase } from './bench/generate.ts';
+import { generateDatabase, newClient, type GeneratedDatabase } from './bench/generate.ts';
 import { run, runMeasured, runPipeline, runningChildren, type MeasuredRun, type Stage } from './bench/processes.ts';
 import { CpuMonitor } from './bench/cpu.ts';
 import { explain } from './bench/explain.ts';
@@ -178,7 +177,7 @@ function onSignal(signal: NodeJS.Signals): void {
   const children = runningChildren();
   const gone = children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('close', resolve))));
   for (const child of children) child.kill(child.spawnfile === process.execPath ? 'SIGINT' : 'SIGTERM');
-  void Promise.race([Promise.all(gone), sleep(30_000)])
+  void Promise.race([Promise.all(gone), sleep(30_000, undefined, { ref: false })])
     .then(() => cleanup.releaseAll())
     .then(() => runCleanup.releaseAll());
 }
@@ -240,7 +239,7 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
 
   say(`${sizeMb} MiB: starting the source cluster (PostgreSQL ${server.version}) in ${work}`);
   const source = await startCluster({ binDir: server.binDir, runAs, listen: 'tcp', superuserPassword: password, settings: SOURCE_SETTINGS, parentDirectory: work });
-  const admin = new pg.Client(clientConfig(source.connection('postgres')));
+  const admin = newClient(clientConfig(source.connection('postgres')));
   await admin.connect();
   await admin.query('create database bench');
   await admin.end();
@@ -327,7 +326,7 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
   const bestBackup = main.reduce((best, entry) => (entry.seconds.backup < best.seconds.backup ? entry : best));
   const bestRestore = main.reduce((best, entry) => (entry.seconds.restore < best.seconds.restore ? entry : best));
   const peakRssMb = Math.max(...main.map((entry) => entry.peakRssMb));
-  const sandboxStart = bestRestore.restorePhases['restore.sandbox'] ?? 0;
+  const sandboxStart = bestRestore.sandboxStartOnCriticalPath;
   const fetch = bestRestore.restorePhases['restore.fetch'] ?? 0;
   const load = bestRestore.restorePhases['restore.load'] ?? 0;
   const samplesOf = (entries: FiredrillRun[], phase: 'backup' | 'restore') =>
@@ -348,8 +347,9 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
     restoreBreakdown: {
       firedrill: bestRestore.restorePhases,
       raw: { decompressSeconds: rawRestore_.decompressSeconds, pgRestoreSeconds: rawRestore_.pgRestoreSeconds, totalSeconds: rawRestore_.seconds },
-      // firedrill pays an initdb and server start that the raw restore does not (its cluster already runs).
-      sandboxStartSeconds: sandboxStart,
+      // firedrill pays an initdb and server start that the raw restore does not (its cluster already runs);
+      // this much of it the restore waited for (the rest overlapped the fetch).
+      sandboxStartOnCriticalPathSeconds: sandboxStart,
       restoreRatioWithoutSandboxStart: round((bestRestore.seconds.restore - sandboxStart) / rawRestore_.seconds, 3),
       fetchVersusZstdDecompress: round(fetch / rawRestore_.decompressSeconds, 3),
       loadVersusPgRestore: round(load / rawRestore_.pgRestoreSeconds, 3),
@@ -419,7 +419,7 @@ async function rawRestore(dumpPath: string, binDir: string, runAs: Awaited<Retur
   const cluster = await startCluster({ binDir, runAs, listen: 'socket', parentDirectory: work });
   const archive = join(work, 'raw.pgdump');
   try {
-    const admin = new pg.Client(clientConfig(cluster.connection('postgres')));
+    const admin = newClient(clientConfig(cluster.connection('postgres')));
     await admin.connect();
     // As firedrill's restore.prepare creates it.
     await admin.query(`create database bench template template0 encoding 'UTF8' lc_collate 'C' lc_ctype 'C'`);
@@ -503,8 +503,22 @@ async function firedrillWorkspace(work: string, fingerprint: Fingerprint, source
   return workspace;
 }
 
+/** Seconds covered by at least one of the intervals (Date.now() milliseconds). */
+function unionSeconds(intervals: { start: number; end: number }[]): number {
+  let covered = 0;
+  let reach = -Infinity;
+  for (const { start, end } of [...intervals].sort((a, b) => a.start - b.start)) {
+    if (end <= reach) continue;
+    covered += end - Math.max(start, reach);
+    reach = end;
+  }
+  return covered / 1000;
+}
+
 interface FiredrillRun {
   seconds: { backup: number; restore: number; checks: number };
+  /** The sandbox start that the restore waited for (not overlapped by the fetch). */
+  sandboxStartOnCriticalPath: number;
   backupPhases: Record<string, number>;
   restorePhases: Record<string, number>;
   interference: { backup: number | undefined; restore: number | undefined };
@@ -545,7 +559,15 @@ async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint,
   if (!backup || !restore) throw new Error('the report has no backup or restore phase');
   const restorePhases = phaseSeconds('restore');
   const parts = ['restore.fetch', 'restore.sandbox', 'restore.prepare', 'restore.copy', 'restore.load'];
-  restorePhases['restore (rest: between the sub-phases)'] = round((restorePhases.restore ?? 0) - parts.reduce((sum, name) => sum + (restorePhases[name] ?? 0), 0));
+  // Sub-phases may overlap (the sandbox starts while the backup is fetched): what is left is the restore minus their union.
+  const intervals = parts.map(window).filter((range) => range !== undefined);
+  restorePhases['restore (rest: outside the sub-phases)'] = round((restorePhases.restore ?? 0) - unionSeconds(intervals));
+  // The part of the sandbox start that the restore waited for: what did not overlap the fetch.
+  const sandboxRange = window('restore.sandbox');
+  const fetchRange = window('restore.fetch');
+  const sandboxStartOnCriticalPath = sandboxRange
+    ? round(unionSeconds(fetchRange ? [sandboxRange, fetchRange] : [sandboxRange]) - (fetchRange ? (fetchRange.end - fetchRange.start) / 1000 : 0))
+    : 0;
 
   // The CLI's own CPU seconds within a phase: the samples' cumulative CPU at its end minus at its start.
   const nodeCpu = (name: string) => {
@@ -566,6 +588,7 @@ async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint,
     seconds: { backup: seconds(backup.durationMs) ?? 0, restore: seconds(restore.durationMs) ?? 0, checks: seconds(phase('checks')?.durationMs) ?? 0 },
     backupPhases: phaseSeconds('backup'),
     restorePhases,
+    sandboxStartOnCriticalPath,
     interference: { backup: foreign('backup'), restore: foreign('restore') },
     peakRssMb: memory.backupAndRestorePeakMb,
     wholeRunPeakRssMb: memory.wholeRunPeakMb,

@@ -126,7 +126,7 @@ function insertChunk(table: string, low: number, high: number, counts: Record<st
           ${ts(730)}, round((random() * 5000 - 500)::numeric, 2), random() < 0.4,
           jsonb_build_object('language', (array['en','de','fr','es','it'])[1 + g % 5], 'newsletter', random() < 0.3,
             'interests', jsonb_build_array(${word()}, ${word()}, ${word()}),
-            'phone', '+' || (10 + g % 89) || ' ' || lpad((g * 7919 % 1000000000)::text, 9, '0'),
+            'phone', '+' || (10 + g % 89) || ' ' || lpad((g::bigint * 7919 % 1000000000)::text, 9, '0'),
             'bio', ${phrase('30 + g % 90')}, 'score', round((random() * 100)::numeric, 1))
         from ${range}`;
     case 'products':
@@ -202,6 +202,16 @@ const FOREIGN_KEYS = [
   'alter table documents add constraint documents_customer_fk foreign key (customer_id) references customers (id)',
 ];
 
+/**
+ * A client whose connection may be ended by the server (a cluster stopped on Ctrl-C) without an unhandled
+ * 'error' event: a query that was running still fails, with that error.
+ */
+export function newClient(config: pg.ClientConfig): pg.Client {
+  const client = new pg.Client(config);
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** Runs statements in order in `sessions` parallel connections, each its own client. */
 async function inParallel(
   config: pg.ClientConfig,
@@ -213,7 +223,7 @@ async function inParallel(
   // A statement is given as many of the values as it uses ($1, $2): PostgreSQL refuses extra ones.
   const valuesFor = (statement: string) => (options.values ?? []).filter((_, index) => statement.includes(`$${index + 1}`));
   const worker = async () => {
-    const client = new pg.Client(config);
+    const client = newClient(config);
     await client.connect();
     try {
       if (options.setup) await client.query(options.setup);
@@ -249,7 +259,7 @@ export async function generateDatabase(
     events: Math.max(100, Math.round(ROWS_PER_MIB.events * scaled)),
     documents: Math.max(100, Math.round(ROWS_PER_MIB.documents * scaled)),
   };
-  const admin = new pg.Client(config);
+  const admin = newClient(config);
   await admin.connect();
   try {
     await admin.query(SCHEMA);

@@ -276,7 +276,9 @@ class LocalBackupWriter implements BackupWriter {
     const path = join(this.#directory, objectName);
     try {
       // `flush` fsyncs the file before it is closed: the object is on disk before the manifest can name it.
-      await pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }), { signal });
+      // A large buffer lets the stream gather the pipe's 64 KiB chunks into few large writes (writev), which
+      // saves a core's worth of system calls on a gigabyte.
+      await pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true, highWaterMark: 4 * 1024 * 1024 }), { signal });
     } catch (error) {
       if (signal.aborted) throw error;
       throw new RepositoryError(`cannot write ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
