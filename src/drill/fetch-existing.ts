@@ -64,7 +64,7 @@ export async function fetchExisting(context: DrillRunContext, drill: { file: str
       await rm(downloaded, { force: true });
     }
 
-    // 2. Decompress as configured, or as the first bytes say.
+    // 3. Decompress as configured, or as the first bytes say.
     const compression = object.compression === 'auto' ? await sniffCompression(decrypted) : object.compression;
     let decompressed = decrypted;
     if (compression !== 'none') {
@@ -73,7 +73,7 @@ export async function fetchExisting(context: DrillRunContext, drill: { file: str
       await rm(decrypted, { force: true });
     }
 
-    // 3. A tar of a directory dump becomes that directory again.
+    // 4. A tar of a directory dump becomes that directory again.
     if (object.format === 'directory-tar') {
       const unpacked = join(directory, 'dump');
       await unpackDirectoryDump(decompressed, unpacked, what, context.signal);
