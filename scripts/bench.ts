@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size-mb 1024[,4096,...]] [--repeat N] [--fingerprint exact|estimate|both] [--explain] [--dir DIR] [--cli PATH]`
+ * `npm run bench [-- --size-mb 1024[,4096,...]] [--repeat N] [--fingerprint exact|estimate|both] [--explain[-in-node]] [--dir DIR] [--cli PATH]`
  *
  * firedrill's backup and restore of a PostgreSQL database, side by side with
  * the same work done by hand, and firedrill's own peak memory. For each size
@@ -33,13 +33,16 @@
  *    what the exact counts cost.
  *
  * The machine may be shared (other people's builds and tests): every timed
- * step first flushes the page cache's dirty pages (`sync`: no step pays for
- * the writeback of the one before), then waits (up to a minute) until the
- * rest of the machine is quiet,
- * each is repeated `--repeat` times (default 2) and the fastest counts, and
- * the CPU that other processes used meanwhile is reported with each sample
- * (`foreignCores`, from /proc/stat minus the CPU of the bench's own process
- * tree: scripts/bench/cpu.ts).
+ * step first reads the source's files into the page cache when it is a
+ * backup (both backups read from memory: scripts/bench/cache.ts), flushes
+ * dirty pages (`sync`: no step pays for the writeback of the one before),
+ * then waits (up to a minute) until the rest of the machine is quiet. Each
+ * step is repeated `--repeat` times (default 2) and the fastest counts. Every
+ * sample is reported with the CPU that other processes used meanwhile
+ * (`foreignCores`: /proc/stat minus the CPU of the bench's own process tree,
+ * scripts/bench/cpu.ts), the disk's busy share and MiB read, and the CPU
+ * seconds of our own process tree (`ourCpuSeconds`; `cpuSeconds` compares
+ * them per size: steadier than wall time on a shared machine).
  *
  * Memory: the CLI process's /proc/<pid>/status is read every 50 ms until it
  * exits: VmRSS (resident now) and VmHWM (the kernel's high-water mark, which
@@ -61,16 +64,23 @@
  * measurement): missed targets are listed in `missedTargets` and on stderr.
  * Non-zero only when the bench itself could not run (130 on Ctrl-C).
  *
+ * Targets: backupRatio and restoreRatio <= 1.15, peakRssMb <= 200, and
+ * flat memory: peakRssGrowth <= 1.1 (needs two sizes).
+ *
  * `--explain` then measures the pipelines piece by piece
- * (scripts/bench/explain.ts). `--cli` runs another build of firedrill
- * (default: dist/cli/bin.js, which `npm run bench` has just built, run from
- * a private copy so that a rebuild during a long run changes nothing).
- * `--sessions` sets the generation's parallel sessions (default: the cores,
- * at least 2).
+ * (scripts/bench/explain.ts; `--explain-in-node` adds firedrill's in-Node
+ * encoding stages, the path of a pg_dump in a container). `--cli` runs
+ * another build of firedrill (default: dist/cli/bin.js, which `npm run
+ * bench` has just built, run from a private copy so that a rebuild during a
+ * long run changes nothing). `--sessions` sets the generation's parallel
+ * sessions (default: the cores, at least 2).
  *
  * Everything lives in one temp dir per size (--dir, default the OS temp dir;
  * the CLI gets it as TMPDIR, so its fetched objects and sandbox go there
- * too), removed with every cluster stopped on success, failure and Ctrl-C.
+ * too) and one for the build's copy, removed with every cluster stopped on
+ * success, failure and Ctrl-C (children stopped first, then the clusters
+ * and directories, even in the middle of generating). A 4 GiB size needs
+ * about 25 GB of free disk at its peak.
  */
 import { availableParallelism, tmpdir } from 'node:os';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -90,6 +100,7 @@ import { generateDatabase, newClient, type GeneratedDatabase } from './bench/gen
 import { run, runMeasured, runPipeline, runningChildren, type MeasuredRun, type Stage } from './bench/processes.ts';
 import { CpuMonitor } from './bench/cpu.ts';
 import { explain } from './bench/explain.ts';
+import { warmPageCache } from './bench/cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BUILT_CLI = join(ROOT, 'dist/cli/bin.js');
@@ -112,6 +123,7 @@ interface Options {
   sessions: number;
   cli: string;
   explain: boolean;
+  explainInNode: boolean;
 }
 
 function parseOptions(): Options {
@@ -124,6 +136,7 @@ function parseOptions(): Options {
       sessions: { type: 'string', default: String(Math.max(2, availableParallelism())) },
       cli: { type: 'string', default: BUILT_CLI },
       explain: { type: 'boolean', default: false },
+      'explain-in-node': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -140,7 +153,8 @@ function parseOptions(): Options {
     directory: resolve(values.dir),
     sessions: Number(values.sessions),
     cli: resolve(values.cli),
-    explain: values.explain,
+    explain: values.explain || values['explain-in-node'],
+    explainInNode: values['explain-in-node'],
   };
 }
 
@@ -189,15 +203,23 @@ function throwIfInterrupted(): void {
 interface Interference {
   /** Cores the rest of the machine kept busy during the step, on average. */
   foreignCores: number | undefined;
+  /** Share of the step's time the disk was busy (the step's own I/O included). */
+  diskBusy: number | undefined;
+  /** CPU seconds of the bench's own process tree during the step: pg_dump, zstd, age, the servers, firedrill. */
+  ourCpuSeconds: number | undefined;
+  /** MiB read from disk during the step (anyone's): what the page cache did not hold. */
+  diskReadMb: number | undefined;
   /** How long the step waited for the machine to be quiet before it started. */
   waitedSeconds: number;
 }
 
 /**
- * Flushes dirty pages (so that no step pays for the writeback of the one before), waits for a quiet machine,
- * runs the step, and says how busy the rest of the machine was meanwhile.
+ * Reads `warm` (a backup's source files) into the page cache (scripts/bench/cache.ts), flushes dirty pages (so
+ * that no step pays for the writeback of the one before), waits for a quiet machine, runs the step, and says how
+ * busy the rest of the machine was meanwhile.
  */
-async function quietly<T>(work: () => Promise<T>): Promise<{ value: T; interference: Interference; from: number; to: number }> {
+async function quietly<T>(work: () => Promise<T>, options: { warm?: string } = {}): Promise<{ value: T; interference: Interference; from: number; to: number }> {
+  if (options.warm) await warmPageCache(options.warm);
   await run({ command: 'sync', args: [] });
   const quiet = await cpu.waitForQuiet({ ...QUIET, signal: interrupt.signal });
   if (quiet.foreignCores > QUIET.maxForeignCores) say(`  (the machine is busy: ${quiet.foreignCores} other cores in use; measuring anyway)`);
@@ -206,9 +228,31 @@ async function quietly<T>(work: () => Promise<T>): Promise<{ value: T; interfere
   const value = await work();
   const to = Date.now();
   // One more CPU snapshot after the end, so the window is enclosed.
-  await sleep(1_100);
-  return { value, interference: { foreignCores: cpu.use(from, to)?.foreignCores, waitedSeconds: quiet.waitedSeconds }, from, to };
+  await sleep(600);
+  const use = cpu.use(from, to);
+  return {
+    value,
+    interference: { foreignCores: use?.foreignCores, diskBusy: use?.diskBusy, ourCpuSeconds: use?.oursCpuSeconds, diskReadMb: use?.diskReadMb, waitedSeconds: quiet.waitedSeconds },
+    from,
+    to,
+  };
 }
+
+function cpuComparison(...lists: (number | undefined)[][]) {
+  const [rawBackup, firedrillBackup, rawRestore, firedrillRestore] = lists.map((list) => {
+    const known = list.filter((value) => value !== undefined);
+    return known.length > 0 ? Math.min(...known) : undefined;
+  });
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? round(a / b, 3) : undefined);
+  return { rawBackup, firedrillBackup, backupCpuRatio: ratio(firedrillBackup, rawBackup), rawRestore, firedrillRestore, restoreCpuRatio: ratio(firedrillRestore, rawRestore) };
+}
+
+const sampleOf = (interference: Interference) => ({
+  foreignCores: interference.foreignCores,
+  diskBusy: interference.diskBusy,
+  diskReadMb: interference.diskReadMb,
+  ourCpuSeconds: interference.ourCpuSeconds,
+});
 
 // ---------------------------------------------------------------- one size
 
@@ -263,6 +307,8 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
   await run({ ...dump, args: ['--schema-only', '--no-password'] });
   const key = await ageKey(work);
   const rawDump = join(work, 'raw.pgdump.zst');
+  // The source's relation files: read into the page cache before each backup, so that both read them from memory.
+  const sourceFiles = join(source.directory, 'data', 'base');
 
   const rawBackups: { seconds: number; dumpMb: number; interference: Interference }[] = [];
   const rawRestores: (RawRestore & { interference: Interference })[] = [];
@@ -271,10 +317,10 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
     const of = `${sizeMb} MiB, ${repetition}/${opts.repeat}`;
     // (a) raw backup
     say(`${of}: raw backup: pg_dump -Fc -Z0 | zstd -T0 -3 -q > file`);
-    const backup = await quietly(() => runPipeline([dump, { command: 'zstd', args: ['-T0', '-3', '-q', '-c'] }], rawDump));
+    const backup = await quietly(() => runPipeline([dump, { command: 'zstd', args: ['-T0', '-3', '-q', '-c'] }], rawDump), { warm: sourceFiles });
     const dumpMb = round((await stat(rawDump)).size / MIB, 1);
     rawBackups.push({ seconds: round(backup.value), dumpMb, interference: backup.interference });
-    say(`${of}: raw backup ${round(backup.value)} s, ${dumpMb} MiB (other load: ${backup.interference.foreignCores} cores)`);
+    say(`${of}: raw backup ${round(backup.value)} s, ${dumpMb} MiB (other load: ${backup.interference.foreignCores} cores; disk busy ${backup.interference.diskBusy})`);
     throwIfInterrupted();
 
     // (c) raw restore, into a running cluster with the sandbox's settings
@@ -283,19 +329,19 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
     rawRestores.push(restored);
     say(
       `${of}: raw restore ${restored.seconds} s (zstd -d ${restored.decompressSeconds} s, pg_restore ${restored.pgRestoreSeconds} s; ` +
-        `other load: ${restored.interference.foreignCores} cores)`,
+        `other load: ${restored.interference.foreignCores} cores; disk busy ${restored.interference.diskBusy})`,
     );
     throwIfInterrupted();
 
     // (b) and (d): firedrill
     for (const fingerprint of opts.fingerprints) {
       say(`${of}: firedrill run bench (fingerprint row counts: ${fingerprint})`);
-      const measured = await firedrillRun(opts.cli, work, fingerprint, source, password, key);
+      const measured = await firedrillRun(opts.cli, work, fingerprint, source, password, key, sourceFiles);
       runs[fingerprint].push(measured);
       say(
         `${of}: firedrill backup ${measured.seconds.backup} s, restore ${measured.seconds.restore} s, checks ${measured.seconds.checks} s, ` +
-          `peak RSS ${measured.peakRssMb} MiB (whole run ${measured.wholeRunPeakRssMb} MiB; other load: backup ${measured.interference.backup} cores, ` +
-          `restore ${measured.interference.restore} cores)`,
+          `peak RSS ${measured.peakRssMb} MiB (whole run ${measured.wholeRunPeakRssMb} MiB; other load: backup ${measured.interference.backup?.foreignCores} cores, ` +
+          `restore ${measured.interference.restore?.foreignCores} cores; disk busy: backup ${measured.interference.backup?.diskBusy}, restore ${measured.interference.restore?.diskBusy})`,
       );
       throwIfInterrupted();
     }
@@ -310,10 +356,15 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
       key,
       cli: opts.cli,
       say,
-      measure: async (step) => {
-        const samples: number[] = [];
-        for (let repetition = 1; repetition <= opts.repeat; repetition++) samples.push((await quietly(step)).value);
-        return round(Math.min(...samples));
+      inNodeStages: opts.explainInNode,
+      measure: async (step, measureOptions) => {
+        const samples: { seconds: number; cpu: number | undefined }[] = [];
+        for (let repetition = 1; repetition <= opts.repeat; repetition++) {
+          const timed = await quietly(step, { warm: measureOptions?.warmSource ? sourceFiles : undefined });
+          samples.push({ seconds: timed.value, cpu: timed.interference.ourCpuSeconds });
+        }
+        const cpus = samples.map((sample) => sample.cpu).filter((value) => value !== undefined);
+        return { seconds: round(Math.min(...samples.map((sample) => sample.seconds))), cpuSeconds: cpus.length > 0 ? Math.min(...cpus) : undefined };
       },
     });
   }
@@ -330,7 +381,7 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
   const fetch = bestRestore.restorePhases['restore.fetch'] ?? 0;
   const load = bestRestore.restorePhases['restore.load'] ?? 0;
   const samplesOf = (entries: FiredrillRun[], phase: 'backup' | 'restore') =>
-    entries.map((entry) => ({ seconds: entry.seconds[phase], foreignCores: entry.interference[phase] }));
+    entries.map((entry) => ({ seconds: entry.seconds[phase], ...entry.interference[phase] }));
   const estimate = runs.estimate.length > 0 && opts.fingerprints[0] === 'exact' ? runs.estimate : undefined;
   return {
     sizeMb,
@@ -355,12 +406,20 @@ async function measureSize(sizeMb: number, opts: Options): Promise<SizeResult> {
       loadVersusPgRestore: round(load / rawRestore_.pgRestoreSeconds, 3),
     },
     backupBreakdown: { firedrill: bestBackup.backupPhases, raw: { pipelineSeconds: rawBackup.seconds } },
+    // CPU seconds of everything involved (the bench's process tree: pg_dump, zstd, age, firedrill, the servers' backends),
+    // the least of the repeats: steadier than wall time on a shared machine, and what the two cores had to do.
+    cpuSeconds: cpuComparison(
+      rawBackups.map((entry) => entry.interference.ourCpuSeconds),
+      main.map((entry) => entry.interference.backup?.ourCpuSeconds),
+      rawRestores.map((entry) => entry.interference.ourCpuSeconds),
+      main.map((entry) => entry.interference.restore?.ourCpuSeconds),
+    ),
     fingerprintRowCounts: opts.fingerprints[0],
     repeat: opts.repeat,
     samples: {
-      rawBackup: rawBackups.map(({ seconds: value, interference }) => ({ seconds: value, foreignCores: interference.foreignCores })),
+      rawBackup: rawBackups.map(({ seconds: value, interference }) => ({ seconds: value, ...sampleOf(interference) })),
       firedrillBackup: samplesOf(main, 'backup'),
-      rawRestore: rawRestores.map(({ seconds: value, interference }) => ({ seconds: value, foreignCores: interference.foreignCores })),
+      rawRestore: rawRestores.map(({ seconds: value, interference }) => ({ seconds: value, ...sampleOf(interference) })),
       firedrillRestore: samplesOf(main, 'restore'),
       peakRssMb: main.map((entry) => entry.peakRssMb),
     },
@@ -515,13 +574,21 @@ function unionSeconds(intervals: { start: number; end: number }[]): number {
   return covered / 1000;
 }
 
+/** How busy the machine was during a phase: the rest of it, the disk, and our own process tree (firedrill, its children, the servers). */
+interface PhaseUse {
+  foreignCores: number;
+  diskBusy: number;
+  diskReadMb: number;
+  ourCpuSeconds: number;
+}
+
 interface FiredrillRun {
   seconds: { backup: number; restore: number; checks: number };
   /** The sandbox start that the restore waited for (not overlapped by the fetch). */
   sandboxStartOnCriticalPath: number;
   backupPhases: Record<string, number>;
   restorePhases: Record<string, number>;
-  interference: { backup: number | undefined; restore: number | undefined };
+  interference: { backup: PhaseUse | undefined; restore: PhaseUse | undefined };
   peakRssMb: number;
   wholeRunPeakRssMb: number;
   memory: ReturnType<typeof memoryByPhase>;
@@ -530,14 +597,24 @@ interface FiredrillRun {
   cliWallSeconds: number;
 }
 
-async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint, source: StartedLocalCluster, password: Secret, key: AgeKey): Promise<FiredrillRun> {
+async function firedrillRun(
+  cli: string,
+  work: string,
+  fingerprint: Fingerprint,
+  source: StartedLocalCluster,
+  password: Secret,
+  key: AgeKey,
+  sourceFiles: string,
+): Promise<FiredrillRun> {
   const workspace = await firedrillWorkspace(work, fingerprint, source, key);
-  const { value: measured } = await quietly(() =>
-    runMeasured(cli, ['--log-level', 'warn', 'run', 'bench', '--json'], {
-      cwd: workspace,
-      // TMPDIR: the fetched objects and the sandbox cluster go into the bench directory, on the same disk as the raw restore's.
-      env: { BENCH_SOURCE_PASSWORD: password.reveal(), TMPDIR: work },
-    }),
+  const { value: measured } = await quietly(
+    () =>
+      runMeasured(cli, ['--log-level', 'warn', 'run', 'bench', '--json'], {
+        cwd: workspace,
+        // TMPDIR: the fetched objects and the sandbox cluster go into the bench directory, on the same disk as the raw restore's.
+        env: { BENCH_SOURCE_PASSWORD: password.reveal(), TMPDIR: work },
+      }),
+    { warm: sourceFiles },
   );
   throwIfInterrupted();
   let report: Report;
@@ -577,9 +654,10 @@ async function firedrillRun(cli: string, work: string, fingerprint: Fingerprint,
     const after = measured.samples.findLast((sample) => sample.at <= range.end);
     return before && after ? round(after.cpuSeconds - before.cpuSeconds) : undefined;
   };
-  const foreign = (name: string) => {
+  const foreign = (name: string): PhaseUse | undefined => {
     const range = window(name);
-    return range ? cpu.use(range.start, range.end)?.foreignCores : undefined;
+    const use = range ? cpu.use(range.start, range.end) : undefined;
+    return use ? { foreignCores: use.foreignCores, diskBusy: use.diskBusy, diskReadMb: use.diskReadMb, ourCpuSeconds: use.oursCpuSeconds } : undefined;
   };
   // The backup is not needed any more: its disk space is, for the next run.
   await rm(join(workspace, 'var/backups'), { recursive: true, force: true });

@@ -6,7 +6,8 @@
  * system, including the children they have already reaped: /proc/<pid>/stat
  * utime, stime, cutime, cstime), so a pg_dump or a PostgreSQL backend that
  * ends between two snapshots is still counted, in its parent. "Foreign" is
- * the machine's busy time (/proc/stat) minus ours.
+ * the machine's busy time (/proc/stat) minus ours. The disk's busy share
+ * (/proc/diskstats) is reported too; it cannot tell whose I/O it was.
  */
 import { readdir, readFile } from 'node:fs/promises';
 
@@ -16,6 +17,28 @@ interface Snapshot {
   at: number;
   busyTicks: number;
   oursTicks: number;
+  /** Milliseconds the busiest whole disk has had I/O in flight (/proc/diskstats io_ticks), whoever did it. */
+  diskBusyMs: number;
+  /** Sectors (512 bytes) read from and written to the whole disks, whoever did it. */
+  sectorsRead: number;
+  sectorsWritten: number;
+}
+
+async function diskStats(): Promise<{ diskBusyMs: number; sectorsRead: number; sectorsWritten: number }> {
+  const stats = { diskBusyMs: 0, sectorsRead: 0, sectorsWritten: 0 };
+  try {
+    for (const line of (await readFile('/proc/diskstats', 'utf8')).split('\n')) {
+      // major minor name reads merged sectors-read ms writes merged sectors-written ms in-flight io-ticks ...
+      const fields = line.trim().split(/\s+/);
+      if (!/^(vd[a-z]+|sd[a-z]+|xvd[a-z]+|nvme\d+n\d+)$/.test(fields[2] ?? '')) continue;
+      stats.diskBusyMs = Math.max(stats.diskBusyMs, Number(fields[12] ?? 0));
+      stats.sectorsRead += Number(fields[5] ?? 0);
+      stats.sectorsWritten += Number(fields[9] ?? 0);
+    }
+  } catch {
+    // no /proc/diskstats: zeros
+  }
+  return stats;
 }
 
 async function machineBusyTicks(): Promise<number> {
@@ -61,8 +84,8 @@ async function oursTicks(): Promise<number> {
 }
 
 export async function snapshot(): Promise<Snapshot> {
-  const [busyTicks, ours] = await Promise.all([machineBusyTicks(), oursTicks()]);
-  return { at: Date.now(), busyTicks, oursTicks: ours };
+  const [busyTicks, ours, disk] = await Promise.all([machineBusyTicks(), oursTicks(), diskStats()]);
+  return { at: Date.now(), busyTicks, oursTicks: ours, ...disk };
 }
 
 export interface CpuUse {
@@ -72,6 +95,11 @@ export interface CpuUse {
   foreignCpuSeconds: number;
   /** Foreign CPU as cores busy on average. */
   foreignCores: number;
+  /** Share of the time the disk was busy (ours and others' I/O alike). */
+  diskBusy: number;
+  /** MiB read from and written to disk (ours and others' alike): reads show what the page cache did not hold. */
+  diskReadMb: number;
+  diskWrittenMb: number;
 }
 
 function since(before: Snapshot, after: Snapshot): CpuUse {
@@ -79,10 +107,17 @@ function since(before: Snapshot, after: Snapshot): CpuUse {
   const ours = after.oursTicks - before.oursTicks;
   const foreign = Math.max(0, after.busyTicks - before.busyTicks - ours);
   const wall = (after.at - before.at) / 1000;
-  return { oursCpuSeconds: seconds(ours), foreignCpuSeconds: seconds(foreign), foreignCores: Math.round((foreign / TICKS_PER_SECOND / Math.max(wall, 0.01)) * 100) / 100 };
+  return {
+    oursCpuSeconds: seconds(ours),
+    foreignCpuSeconds: seconds(foreign),
+    foreignCores: Math.round((foreign / TICKS_PER_SECOND / Math.max(wall, 0.01)) * 100) / 100,
+    diskBusy: Math.round(Math.min(1, (after.diskBusyMs - before.diskBusyMs) / Math.max(1, after.at - before.at)) * 100) / 100,
+    diskReadMb: Math.round(((after.sectorsRead - before.sectorsRead) * 512) / 1024 / 1024),
+    diskWrittenMb: Math.round(((after.sectorsWritten - before.sectorsWritten) * 512) / 1024 / 1024),
+  };
 }
 
-/** Snapshots every second while the bench runs, so that any time window (a phase of a report) can be judged afterwards. */
+/** Snapshots every half second while the bench runs, so that any time window (a phase of a report) can be judged afterwards. */
 export class CpuMonitor {
   readonly #timeline: Snapshot[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -96,10 +131,10 @@ export class CpuMonitor {
         .then((taken) => {
           this.#timeline.push(taken);
           // An hour of history is plenty: any window asked about is recent.
-          if (this.#timeline.length > 3600) this.#timeline.shift();
+          if (this.#timeline.length > 7200) this.#timeline.shift();
         })
         .finally(() => (this.#busy = false));
-    }, 1_000);
+    }, 500);
     this.#timer.unref();
   }
 
@@ -107,7 +142,7 @@ export class CpuMonitor {
     clearInterval(this.#timer);
   }
 
-  /** CPU use between two Date.now() times, from the snapshots that enclose them (a second wider at most). */
+  /** CPU use between two Date.now() times, from the snapshots that enclose them (half a second wider at most). */
   use(from: number, to: number): CpuUse | undefined {
     const before = this.#timeline.findLast((entry) => entry.at <= from) ?? this.#timeline.find((entry) => entry.at >= from);
     const after = this.#timeline.find((entry) => entry.at >= to) ?? this.#timeline.at(-1);

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
+import { DurableFileWriter } from './durable-file.ts';
 
 /**
  * Written when a backup starts, kept alive while it is written, removed at its
@@ -275,10 +276,8 @@ class LocalBackupWriter implements BackupWriter {
     if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
     const path = join(this.#directory, objectName);
     try {
-      // `flush` fsyncs the file before it is closed: the object is on disk before the manifest can name it.
-      // A large buffer lets the stream gather the pipe's 64 KiB chunks into few large writes (writev), which
-      // saves a core's worth of system calls on a gigabyte.
-      await pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true, highWaterMark: 4 * 1024 * 1024 }), { signal });
+      // The object is on disk (fsynced) before the stream finishes, so before the manifest can name it.
+      await pipeline(body, new DurableFileWriter(path, { mode: 0o600 }), { signal });
     } catch (error) {
       if (signal.aborted) throw error;
       throw new RepositoryError(`cannot write ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
