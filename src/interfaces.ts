@@ -7,9 +7,11 @@
  *   objectives.
  * - run: one execution of a drill, identified by a `runId`; it produces one
  *   report.
- * - target: one thing a drill backs up and restores (today a PostgreSQL
- *   database). A drill's `source` is its single target, named "source".
- * - engine: the code that backs up and restores one kind of target (postgres).
+ * - target: one thing a drill backs up and restores: a PostgreSQL database
+ *   or a set of files. A drill's `source` is its single target, named
+ *   "source"; `targets` names several, backed up as one backup set.
+ * - engine: the code that backs up and restores one kind of target (postgres,
+ *   files).
  * - backup: one backup set of a drill, identified by a `backupId`: data
  *   objects plus a manifest, stored in a repository.
  * - object: one stored byte stream of a backup (the pg_dump archive).
@@ -19,8 +21,9 @@
  *   snapshot (row counts, schema inventory), compared after the restore.
  * - repository: where backups live (a local directory, an S3 bucket), and
  *   how: compressed and encrypted the same way for every backup in it.
- * - sandbox: a throwaway restore target (a Docker container, or an ephemeral
- *   local PostgreSQL cluster). Always removed, whatever happens.
+ * - sandbox: a throwaway restore target for a database (a Docker container,
+ *   or an ephemeral local PostgreSQL cluster); files restore into a throwaway
+ *   directory. Both are always removed, whatever happens.
  * - check: one verification against the restored target. Its outcome is
  *   passed or failed, never an exception.
  * - objective: RTO (time from the start of the restore until it is verified)
@@ -66,12 +69,14 @@ export interface FetchedObjects {
 
 export interface Engine<TTarget = unknown> {
   readonly type: string;
+  /** Where a restored target of this kind lives: a sandbox server (databases), or a throwaway directory (files). */
+  readonly restoresInto: RestorePlace['kind'];
   /** Takes the backup of one target; throws BackupError with what to fix. */
   backup(context: RunContext, targetName: string, target: TTarget, sink: ObjectSink): Promise<TargetRecord>;
   /** Facts about a backed-up target for reports: where it came from, what made it. */
   describeTarget(record: TargetRecord): TargetDescription;
-  /** What a sandbox must offer to restore this target (e.g. a minimum server major). */
-  sandboxRequirements(record: TargetRecord): SandboxRequirements;
+  /** What a sandbox must offer to restore this target (e.g. a minimum server major); engines that restore into a sandbox. */
+  sandboxRequirements?(record: TargetRecord): SandboxRequirements;
   /**
    * For a backup made elsewhere, which has no real manifest: what the fetched
    * dump says of itself (versions, database, roles), as a complete record.
@@ -81,15 +86,22 @@ export interface Engine<TTarget = unknown> {
     fetched: { path: string; format: 'custom' | 'plain' | 'directory' },
     options: { database: string | undefined; configuredIn: string },
   ): Promise<TargetRecord>;
-  /** Restores into a started sandbox; throws RestoreError when the backup does not restore. */
-  restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget>;
+  /** Restores into a started sandbox or an empty directory; throws RestoreError when the backup does not restore. */
+  restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, place: RestorePlace, options: RestoreOptions): Promise<RestoredTarget>;
 }
+
+/** Where one target is restored: a started sandbox server, or an empty throwaway directory. */
+export type RestorePlace = { kind: 'sandbox'; sandbox: StartedSandbox } | { kind: 'directory'; directory: string };
 
 export interface TargetDescription {
   source?: string;
   serverVersion?: string;
   tool?: string;
   toolVersion?: string;
+  /** Files targets: what the archive holds. */
+  files?: { count: number; bytes: number };
+  /** What the backup could not take as it was (skipped sockets, files that changed while read): the count and the first few. */
+  warnings?: { count: number; first: { path: string; problem: string }[] };
 }
 
 export interface RestoreOptions {
@@ -100,9 +112,21 @@ export interface RestoreOptions {
   prepare?: { sql: string; configuredIn: string } | undefined;
 }
 
-export interface RestoredTarget {
+export type RestoredTarget = RestoredDatabase | RestoredFiles;
+
+export interface RestoredDatabase {
+  kind: 'database';
   /** The database the checks run against. */
   connection: PostgresConnection;
+  facts: Record<string, unknown>;
+}
+
+export interface RestoredFiles {
+  kind: 'files';
+  /** The throwaway directory the files were unpacked into. */
+  directory: string;
+  /** The backup's per-file index (JSON lines), fetched and verified. */
+  indexPath: string;
   facts: Record<string, unknown>;
 }
 
@@ -264,15 +288,24 @@ export interface CheckDatabase {
 export interface CheckContext {
   readonly logger: Logger;
   readonly signal: AbortSignal;
-  readonly database: CheckDatabase;
   /** The restored target's record from the manifest (its fingerprint, snapshot time). */
   readonly target: TargetRecord;
+  readonly restored: RestoredTarget;
+  /** Read-only access to the restored database, for checks of a database target (throws for others). */
+  readonly database: CheckDatabase;
+  /** Another restored target of the same drill, by name: for checks that cross targets (references). */
+  otherTarget(name: string): { record: TargetRecord; restored: RestoredTarget };
 }
+
+/** The kinds of targets, by engine type, that checks apply to. */
+export type TargetType = 'postgres' | 'files';
 
 export interface Check {
   readonly name: string;
   readonly type: string;
   readonly timeoutMs: number;
+  /** The drill's target this check runs against (resolved when the drill is loaded). */
+  readonly target: string;
   run(context: CheckContext): Promise<CheckOutcome>;
 }
 

@@ -1,3 +1,4 @@
+import { formatBytes } from '../format-bytes.ts';
 import { redactText } from '../redact.ts';
 
 /** Human output: plain aligned tables on stdout, always through the redactor. */
@@ -31,16 +32,7 @@ export function renderTable(headers: string[], rows: string[][], indent = ''): s
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /** `2026-11-26 03:15:02Z`: compact, sortable, unambiguous. */
 export function formatTime(iso: string | Date): string {

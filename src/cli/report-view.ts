@@ -28,6 +28,20 @@ export function renderReport(report: Report, reportPath?: string): string {
       lines.push(`           in repository "${backup.repository}", manifest SHA-256 ${backup.sha256}`);
     }
   }
+  // One line per target when there is more to say than the backup line did: several targets, or files.
+  const targets = report.backup?.targets ?? [];
+  if (targets.length > 1 || targets.some((target) => target.files)) {
+    for (const target of targets) {
+      const what = target.files ? `${target.files.count} files, ${formatBytes(target.files.bytes)}` : [target.tool, target.toolVersion].filter(Boolean).join(' ');
+      const into = report.restore?.targets?.find((restored) => restored.name === target.name)?.into;
+      lines.push(`  target   ${target.name} (${target.engine}): ${target.source ?? ''}${what ? `; ${what}` : ''}${into ? `; restored into ${into}` : ''}`);
+      if (target.warnings) {
+        lines.push(`           ${target.warnings.count} warning${target.warnings.count === 1 ? '' : 's'} while backing up:`);
+        for (const warning of target.warnings.first.slice(0, 5)) lines.push(`             ${warning.path}: ${warning.problem}`);
+        if (target.warnings.count > 5) lines.push(`             (${target.warnings.count - 5} more in the report)`);
+      }
+    }
+  }
   if (report.restore?.description) lines.push(`  sandbox  ${report.restore.description}`);
 
   lines.push('', renderTable(['PHASE', 'DURATION', 'STATUS'], report.phases.map((phase) => [phaseLabel(phase.name), formatDuration(phase.durationMs), phase.status]), '  '));

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
 import { durationSchema, nameSchema, positiveIntegerSchema, secretSchema, timeoutSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
-import { checkConfigSchema } from '../checks/registry.ts';
+import { checkConfigSchema, checkTargetProblem } from '../checks/registry.ts';
+import type { TargetType } from '../interfaces.ts';
 import { retentionSchema } from '../repository/retention.ts';
 
 /**
@@ -168,10 +169,20 @@ export const drillSchema = z
   .strictObject({
     name: nameSchema.optional().describe('The drill\'s name in reports and the repository. (Default: the file name without .yaml)'),
     description: z.string().optional().describe('What this drill protects, for people reading reports.'),
-    source: sourceConfigSchema.optional().describe('What is backed up. Required unless backup.existing drills backups made elsewhere.'),
+    source: sourceConfigSchema
+      .optional()
+      .describe('What is backed up: one target, named "source". Give source, targets, or backup.existing.'),
+    targets: z
+      .record(nameSchema, sourceConfigSchema)
+      .refine((targets) => Object.keys(targets).length > 0, { error: 'expected at least one target' })
+      .optional()
+      .describe(
+        'Several named targets (a database and its files), backed up as one backup set and restored together; checks name the target they run against. ' +
+          'Instead of source.',
+      ),
     backup: backupSchema.prefault({}),
     restore: restoreSchema.prefault({}),
-    checks: z.array(checkConfigSchema).default([]).describe('Verifications on the restored database; all must pass.'),
+    checks: z.array(checkConfigSchema).default([]).describe('Verifications on the restored targets; all must pass.'),
     objectives: objectivesSchema.prefault({}),
     retention: retentionSchema
       .optional()
@@ -185,14 +196,19 @@ export const drillSchema = z
     (drill, context) => {
       // Runs even when other keys failed, so this problem is reported with the rest; checks may hold anything here.
       const existing = (drill.backup as { existing?: unknown } | undefined)?.existing;
-      if (drill.source === undefined && existing === undefined) {
-        context.addIssue({ code: 'custom', path: ['source'], message: 'is required: what the drill backs up (or set backup.existing to drill backups made elsewhere)' });
-      }
-      if (drill.source !== undefined && existing !== undefined) {
+      const given = [drill.source !== undefined && 'source', drill.targets !== undefined && 'targets', existing !== undefined && 'backup.existing'].filter(Boolean);
+      if (given.length === 0) {
         context.addIssue({
           code: 'custom',
-          path: ['backup', 'existing'],
-          message: 'and source exclude each other: a drill either takes its own backups of source, or drills existing ones',
+          path: ['source'],
+          message: 'is required: what the drill backs up (or targets for several, or backup.existing to drill backups made elsewhere)',
+        });
+      }
+      if (given.length > 1) {
+        context.addIssue({
+          code: 'custom',
+          path: [given[1] === 'backup.existing' ? 'backup' : (given[1] as string), ...(given[1] === 'backup.existing' ? ['existing'] : [])],
+          message: `and ${given[0] as string} exclude each other: a drill backs up one source, several targets, or drills existing backups`,
         });
       }
       if (existing !== undefined && drill.retention !== undefined) {
@@ -218,9 +234,33 @@ export const drillSchema = z
           seen.set(effective, index);
         }
       });
+      const types = declaredTargetTypes(drill);
+      if (types) {
+        (Array.isArray(drill.checks) ? (drill.checks as unknown[]) : []).forEach((check, index) => {
+          const problem = checkTargetProblem(check, types);
+          if (problem) context.addIssue({ code: 'custom', path: ['checks', index, ...problem.path], message: problem.message });
+        });
+      }
     },
     { when: () => true },
   )
   .describe('A firedrill drill: back up a source, restore it into a sandbox, verify it, and measure RTO and RPO.');
 
 export type DrillFile = z.output<typeof drillSchema>;
+
+/**
+ * The drill's targets and their types, as far as the file says (undefined
+ * while the file is still invalid there): "source" for a single source or
+ * backups made elsewhere (always PostgreSQL dumps), else each named target.
+ */
+export function declaredTargetTypes(drill: { source?: unknown; targets?: unknown; backup?: unknown }): Record<string, TargetType> | undefined {
+  const typeOf = (value: unknown) => (value as { type?: unknown } | undefined)?.type;
+  const known = (value: unknown): value is TargetType => value === 'postgres' || value === 'files';
+  if (drill.source !== undefined) return known(typeOf(drill.source)) ? { source: typeOf(drill.source) as TargetType } : undefined;
+  if (drill.targets !== undefined && typeof drill.targets === 'object' && drill.targets !== null) {
+    const entries = Object.entries(drill.targets).map(([name, target]) => [name, typeOf(target)] as const);
+    return entries.every(([, type]) => known(type)) ? (Object.fromEntries(entries) as Record<string, TargetType>) : undefined;
+  }
+  if ((drill.backup as { existing?: unknown } | undefined)?.existing !== undefined) return { source: 'postgres' };
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
@@ -7,7 +7,9 @@ import { interpolate } from './interpolate.ts';
 import { formatPath, issuesToProblems } from './problems.ts';
 import { parseWithEnvironment, NAME_PATTERN } from './common.ts';
 import { runnerConfigSchema, type RunnerFile } from './runner-schema.ts';
-import { drillSchema, type DrillFile } from './drill-schema.ts';
+import { declaredTargetTypes, drillSchema, type DrillFile } from './drill-schema.ts';
+import { withResolvedTarget } from '../checks/registry.ts';
+import type { SourceConfig } from '../engines/registry.ts';
 import { BUILT_IN_SANDBOXES, type SandboxConfig } from '../sandbox/registry.ts';
 import type { RepositoryConfig } from '../repository/registry.ts';
 
@@ -192,6 +194,10 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
       continue;
     }
     const drill = loaded.value;
+    const targetTypes = declaredTargetTypes(drill) ?? {};
+    // Relative files paths are relative to the drill file, wherever firedrill is started from.
+    const drillDirectory = dirname(join(absolute, fileName));
+    const withAbsolutePaths = <T extends SourceConfig>(source: T): T => (source.type === 'files' ? { ...source, paths: source.paths.map((path) => resolve(drillDirectory, path)) } : source);
     const binDir = drill.backup.binDir === undefined ? undefined : resolve(resolved.cwd, drill.backup.binDir);
     drills.push({
       ...drill,
@@ -204,6 +210,9 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
         existing: drill.backup.existing && { ...drill.backup.existing, repository: drill.backup.existing.repository ?? (repository as string) },
       },
       restore: { ...drill.restore, sandbox: sandbox as string },
+      source: drill.source && withAbsolutePaths(drill.source),
+      targets: drill.targets && Object.fromEntries(Object.entries(drill.targets).map(([targetName, target]) => [targetName, withAbsolutePaths(target)])),
+      checks: drill.checks.map((check) => withResolvedTarget(check, targetTypes)),
     });
   }
   return { drills, problems, directory: absolute };

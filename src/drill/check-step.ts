@@ -1,5 +1,5 @@
-import type { Check, CheckOutcome, RestoredTarget } from '../interfaces.ts';
-import type { TargetRecord } from '../repository/manifest.ts';
+import type { Check, CheckContext, CheckDatabase, CheckOutcome } from '../interfaces.ts';
+import type { RestoredTargetResult } from './restore-step.ts';
 import type { CheckRecord } from '../report/report.ts';
 import type { DrillRunContext } from './run-context.ts';
 import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
@@ -24,13 +24,7 @@ export interface CheckResult {
   outcome: CheckOutcome | undefined;
 }
 
-export async function runChecks(
-  context: DrillRunContext,
-  checks: Check[],
-  target: TargetRecord,
-  restored: RestoredTarget,
-  results: CheckResult[],
-): Promise<void> {
+export async function runChecks(context: DrillRunContext, checks: Check[], targets: RestoredTargetResult[], results: CheckResult[]): Promise<void> {
   for (const check of checks) {
     // Stopped between two checks: the next one never started, and is reported as not run.
     if (context.signal.aborted) throw new AbortedError();
@@ -50,7 +44,7 @@ export async function runChecks(
     try {
       const outcome = await context.phase(
         `check:${check.name}`,
-        (logger) => runOne(context, check, target, restored, logger),
+        (logger) => runOne(context, check, targets, logger),
         (found) => found.status === 'failed',
       );
       result = record(outcome.status, outcome.message, outcome);
@@ -60,7 +54,8 @@ export async function runChecks(
         throw new AbortedError(undefined, { cause: error });
       }
       result = record('failed', errorMessage(error));
-      if (!(await sandboxAnswers(restored.connection))) {
+      const restored = targets.find((target) => target.record.name === check.target)?.restored;
+      if (restored?.kind === 'database' && !(await sandboxAnswers(restored.connection))) {
         results.push(record('interrupted', `the sandbox stopped answering: ${errorMessage(error)}`));
         throw new SandboxError(`the sandbox stopped answering during check "${check.name}" (${errorMessage(error)}); the checks could not finish`, {
           cause: error,
@@ -75,26 +70,49 @@ export async function runChecks(
   }
 }
 
-async function runOne(
-  context: DrillRunContext,
-  check: Check,
-  target: TargetRecord,
-  restored: RestoredTarget,
-  logger: DrillRunContext['logger'],
-): Promise<CheckOutcome> {
-  const database = new ReadOnlyDatabase(restored.connection, check.timeoutMs);
+async function runOne(context: DrillRunContext, check: Check, targets: RestoredTargetResult[], logger: DrillRunContext['logger']): Promise<CheckOutcome> {
+  const targetNamed = (name: string) => {
+    const found = targets.find((target) => target.record.name === name);
+    if (!found) throw new Error(`the backup has no target "${name}" (it has ${targets.map((target) => target.record.name).join(', ')})`);
+    return found;
+  };
+  const own = targetNamed(check.target);
+  const connection = own.restored.kind === 'database' ? own.restored.connection : undefined;
+  // Only a database target has sessions to open; a check of files that asks for one is a bug, said plainly.
+  const database = connection ? new ReadOnlyDatabase(connection, check.timeoutMs) : undefined;
+  // A check's own work stops with its timeout or the run: its database sessions are cancelled, its processes killed.
+  const stop = new AbortController();
+  const checkContext: CheckContext = {
+    logger,
+    signal: AbortSignal.any([context.signal, stop.signal]),
+    target: own.record,
+    restored: own.restored,
+    get database(): CheckDatabase {
+      if (!database) throw new Error(`target "${check.target}" is not a database`);
+      return database;
+    },
+    otherTarget: (name) => {
+      const other = targetNamed(name);
+      return { record: other.record, restored: other.restored };
+    },
+  };
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
-  const stopWatching = onAbort(context.signal, () => void database.close({ cancel: true }));
+  const stopWatching = onAbort(context.signal, () => {
+    stop.abort(context.signal.reason);
+    void database?.close({ cancel: true });
+  });
   try {
     const timedOut = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         // Cancelling stops the server-side work too.
-        void database.close({ cancel: true });
-        reject(new Error(`timed out after ${formatDuration(check.timeoutMs)} (the check's timeout)`));
+        void database?.close({ cancel: true });
+        const error = new Error(`timed out after ${formatDuration(check.timeoutMs)} (the check's timeout)`);
+        stop.abort(error);
+        reject(error);
       }, check.timeoutMs);
     });
-    const outcome = await Promise.race([check.run({ logger, signal: context.signal, database, target }), timedOut]);
+    const outcome = await Promise.race([check.run(checkContext), timedOut]);
     finished = true;
     return outcome;
   } catch (error) {
@@ -102,7 +120,7 @@ async function runOne(
   } finally {
     clearTimeout(timer);
     stopWatching();
-    await database.close({ cancel: !finished });
+    await database?.close({ cancel: !finished });
   }
 }
 

@@ -21,9 +21,15 @@ import { newId } from './ids.ts';
 export interface RestoredForUse {
   runId: string;
   manifest: Manifest;
-  sandbox: { id: string; description: string; kept: boolean; connectionUrl: string; database: string };
+  /** Each target of the backup: a database in a sandbox, or files in a directory. */
+  targets: RestoredTargetForUse[];
   durationMs: number;
 }
+
+export type RestoredTargetForUse =
+  | { name: string; kind: 'database'; sandbox: { id: string; description: string; kept: boolean; connectionUrl: string; database: string } }
+  /** A files target's directory lives as long as the command, like a local cluster. */
+  | { name: string; kind: 'files'; directory: string };
 
 export async function restoreDrillBackup(
   drill: DrillConfig,
@@ -50,15 +56,24 @@ export async function restoreDrillBackup(
         : selectBackup(drill, repository, options.backupId),
     );
     const result = await context.phase('restore', () => restoreBackup(context, drill, manifest, repository, sandbox));
-    const database = result.restored.connection.database;
-    const kept = options.keep && result.sandbox.keep !== undefined;
-    if (kept) await result.sandbox.keep?.();
-    const restored: RestoredForUse = {
-      runId,
-      manifest,
-      sandbox: { id: result.sandbox.id, description: result.sandbox.description, kept, connectionUrl: result.sandbox.connectionUrl(database), database },
-      durationMs: Math.round(performance.now() - started),
-    };
+    const targets: RestoredTargetForUse[] = [];
+    for (const target of result.targets) {
+      if (target.restored.kind === 'files') {
+        targets.push({ name: target.record.name, kind: 'files', directory: target.restored.directory });
+        continue;
+      }
+      const sandbox = target.sandbox;
+      if (!sandbox) continue;
+      const database = target.restored.connection.database;
+      const kept = options.keep && sandbox.keep !== undefined;
+      if (kept) await sandbox.keep?.();
+      targets.push({
+        name: target.record.name,
+        kind: 'database',
+        sandbox: { id: sandbox.id, description: sandbox.description, kept, connectionUrl: sandbox.connectionUrl(database), database },
+      });
+    }
+    const restored: RestoredForUse = { runId, manifest, targets, durationMs: Math.round(performance.now() - started) };
     await options.whileRunning?.(restored);
     return restored;
   } finally {

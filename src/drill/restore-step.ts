@@ -1,7 +1,8 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FetchedObjects, Repository, RestoredTarget, Sandbox, StartedSandbox } from '../interfaces.ts';
+import type { Engine, FetchedObjects, Repository, RestorePlace, RestoredTarget, Sandbox, StartedSandbox } from '../interfaces.ts';
 import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { Manifest, StoredObject, TargetRecord } from '../repository/manifest.ts';
@@ -20,10 +21,17 @@ import { engineFor } from '../engines/registry.ts';
  * restored, because a restore that "works" from corrupt bytes proves nothing.
  */
 
-export interface RestoreResult {
-  sandbox: StartedSandbox;
-  target: TargetRecord;
+/** One restored target: its record, what it was restored into, and the sandbox when it is a database. */
+export interface RestoredTargetResult {
+  record: TargetRecord;
   restored: RestoredTarget;
+  sandbox?: StartedSandbox | undefined;
+}
+
+export interface RestoreResult {
+  targets: RestoredTargetResult[];
+  /** The first target's sandbox, when it has one: what reports describe. */
+  sandbox?: StartedSandbox | undefined;
 }
 
 export async function restoreBackup(
@@ -33,40 +41,99 @@ export async function restoreBackup(
   repository: Repository,
   sandbox: Sandbox,
 ): Promise<RestoreResult> {
-  let [target] = manifest.targets;
-  if (!target) throw new RepositoryError(`backup ${manifest.backupId} records no targets`);
-  const engine = engineFor(target.engine);
-  const objects = manifest.objects.filter((object) => object.target === (target as TargetRecord).name);
-
+  if (manifest.targets.length === 0) throw new RepositoryError(`backup ${manifest.backupId} records no targets`);
   // What a killed run left in the temp dir (decoded backups, a key) goes before this run adds its own.
   await reapWorkDirectories(context.logger);
   const existing = existingObjectOf(manifest);
-  // start() registers the sandbox's own removal with the run's releasers, from its first resource on.
-  const startSandbox = (record: TargetRecord) =>
-    context.phase('restore.sandbox', () => sandbox.start(context, engine.sandboxRequirements(record), { image: drill.restore.image }));
-  let fetched: FetchedObjects;
-  let started: StartedSandbox;
-  if (existing) {
-    // A backup made elsewhere describes itself only once fetched: the dump's header says which server it needs.
-    const file = await context.phase('restore.fetch', () => fetchExisting(context, drill, manifest, existing, repository));
-    if (!engine.inspectExisting) throw new RestoreError(`the ${target.engine} engine cannot drill backups made elsewhere`);
-    target = await engine.inspectExisting(target, file, { database: existing.database, configuredIn: drill.file });
-    manifest.targets[0] = target;
-    fetched = { path: () => file.path };
-    started = await startSandbox(target);
-  } else {
-    // The manifest says what the sandbox needs: it starts while the backup is fetched and verified (RTO is their
-    // longer, not their sum). Nothing is restored before both are done, so a corrupt backup is still never loaded.
-    const record = target;
-    [fetched, started] = await bothOrNeither(context.phase('restore.fetch', () => fetchAndVerify(context, drill, manifest, repository, objects)), startSandbox(record));
-  }
-  context.logger.info({ sandbox: started.description }, 'sandbox started');
-  const restored = await engine.restore(context, target, fetched, started, {
+  const targets = existing
+    ? [await restoreExisting(context, drill, manifest, repository, sandbox, existing)]
+    : // Every target at once: a database's restore and its files' unpacking overlap, and RTO is the longest, not the sum.
+      await allOrFirstFailure(manifest.targets.map((target) => restoreTarget(context, drill, manifest, repository, sandbox, target)));
+  return { targets, sandbox: targets.find((target) => target.sandbox)?.sandbox };
+}
+
+/** Phase names carry the target's name when a backup has several, so each target's timings stay apart. */
+function phaseName(base: string, manifest: Manifest, target: TargetRecord): string {
+  return manifest.targets.length > 1 ? `${base}:${target.name}` : base;
+}
+
+function restoreOptions(drill: DrillConfig) {
+  return {
     jobs: drill.restore.jobs,
     privileges: drill.restore.privileges,
     prepare: drill.restore.prepare === undefined ? undefined : { sql: drill.restore.prepare, configuredIn: drill.file },
-  });
-  return { sandbox: started, target, restored };
+  };
+}
+
+async function restoreTarget(
+  context: DrillRunContext,
+  drill: DrillConfig,
+  manifest: Manifest,
+  repository: Repository,
+  sandbox: Sandbox,
+  target: TargetRecord,
+): Promise<RestoredTargetResult> {
+  const engine = engineFor(target.engine);
+  const objects = manifest.objects.filter((object) => object.target === target.name);
+  const fetching = context.phase(phaseName('restore.fetch', manifest, target), () => fetchAndVerify(context, drill, manifest, repository, objects));
+  // A sandbox starts while the backup is fetched and verified (RTO is their longer, not their sum); files go into a fresh
+  // directory. Nothing is restored before both are done, so a corrupt backup is still never loaded.
+  const preparing: Promise<RestorePlace> =
+    engine.restoresInto === 'sandbox'
+      ? context
+          .phase(phaseName('restore.sandbox', manifest, target), () =>
+            sandbox.start(context, requirementsOf(engine, target), { image: drill.restore.image }),
+          )
+          .then((started) => ({ kind: 'sandbox', sandbox: started }))
+      : restoreDirectory(context, target).then((directory) => ({ kind: 'directory', directory }));
+  const [fetched, place] = await bothOrNeither(fetching, preparing);
+  if (place.kind === 'sandbox') context.logger.info({ target: target.name, sandbox: place.sandbox.description }, 'sandbox started');
+  const restored = await engine.restore(context, target, fetched, place, restoreOptions(drill));
+  return { record: target, restored, sandbox: place.kind === 'sandbox' ? place.sandbox : undefined };
+}
+
+/** A backup made elsewhere describes itself only once fetched: the dump's header says which server it needs. */
+async function restoreExisting(
+  context: DrillRunContext,
+  drill: DrillConfig,
+  manifest: Manifest,
+  repository: Repository,
+  sandbox: Sandbox,
+  existing: NonNullable<ReturnType<typeof existingObjectOf>>,
+): Promise<RestoredTargetResult> {
+  let [target] = manifest.targets as [TargetRecord];
+  const engine = engineFor(target.engine);
+  const file = await context.phase('restore.fetch', () => fetchExisting(context, drill, manifest, existing, repository));
+  if (!engine.inspectExisting) throw new RestoreError(`the ${target.engine} engine cannot drill backups made elsewhere`);
+  target = await engine.inspectExisting(target, file, { database: existing.database, configuredIn: drill.file });
+  manifest.targets[0] = target;
+  const record = target;
+  const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirementsOf(engine, record), { image: drill.restore.image }));
+  context.logger.info({ sandbox: started.description }, 'sandbox started');
+  const restored = await engine.restore(context, target, { path: () => file.path }, { kind: 'sandbox', sandbox: started }, restoreOptions(drill));
+  return { record: target, restored, sandbox: started };
+}
+
+function requirementsOf(engine: Engine<never>, target: TargetRecord) {
+  if (!engine.sandboxRequirements) throw new Error(`the ${engine.type} engine restores into a sandbox but states no requirements`);
+  return engine.sandboxRequirements(target);
+}
+
+/** An empty throwaway directory for a files target, removed with the run (and reaped if the run is killed). */
+async function restoreDirectory(context: DrillRunContext, target: TargetRecord): Promise<string> {
+  const work = await createWorkDirectory('restore-files');
+  context.releasers.add(`restored files of target "${target.name}" in ${work.path}`, () => work.release());
+  const directory = join(work.path, 'files');
+  await mkdir(directory, { mode: 0o700 });
+  return directory;
+}
+
+/** Waits for every one, even when one fails, so nothing is still running when the run releases what it started. */
+async function allOrFirstFailure<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /**

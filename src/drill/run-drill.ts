@@ -72,8 +72,12 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     restoreFacts = { sandbox: drill.restore.sandbox, jobs: drill.restore.jobs };
     const restored = await context.phase('restore', () => restoreBackup(context, drill, backup, from, sandbox));
     restoredOk = true;
-    restoreFacts = { ...restoreFacts, description: restored.sandbox.description, serverVersion: restored.sandbox.serverVersion };
-    await context.phase('checks', () => runChecks(context, checks, restored.target, restored.restored, checkResults));
+    restoreFacts = {
+      ...restoreFacts,
+      ...(restored.sandbox ? { description: restored.sandbox.description, serverVersion: restored.sandbox.serverVersion } : {}),
+      targets: restored.targets.map((target) => ({ name: target.record.name, into: target.sandbox?.description ?? 'a throwaway directory' })),
+    };
+    await context.phase('checks', () => runChecks(context, checks, restored.targets, checkResults));
     if (checkResults.every((result) => result.record.status === 'passed')) verifiedAt = clock();
   } catch (error) {
     failure = error;

@@ -25,6 +25,13 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Registers a kill for the child while it runs. */
   releasers?: Releasers;
+  /**
+   * Runs the child in a process group of its own, and kills the whole group:
+   * for commands from a drill file, which may start children of their own
+   * (a shell's pipeline) that must not outlive the check. Whatever is left of
+   * the group when the child exits is killed too.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface ChildProcessHandle {
@@ -85,7 +92,16 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
     gid: options.gid,
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', stderrMode],
     shell: false,
+    detached: options.ownProcessGroup ?? false,
   });
+  const signalChild = (signal: NodeJS.Signals) => {
+    if (!options.ownProcessGroup || child.pid === undefined) return void child.kill(signal);
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
 
   let stderr = '';
   child.stderr?.setEncoding('utf8');
@@ -106,6 +122,8 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
   const succeeded = exited.then(({ code, signal, spawnError }) => {
     registration?.forget();
     stopWatching();
+    // What the child left running in its group (a backgrounded process) ends with it.
+    if (options.ownProcessGroup) signalChild('SIGKILL');
     if (spawnError) {
       const reason = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found` : spawnError.message;
       throw new ChildProcessError(label, null, null, reason, { cause: spawnError });
@@ -117,8 +135,8 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
 
   async function kill(graceMs = DEFAULT_KILL_GRACE_MS): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    signalChild('SIGTERM');
+    const timer = setTimeout(() => signalChild('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
   }

@@ -48,7 +48,8 @@ function abortMessage(reason: unknown): string {
 
 export function buildReport(input: ReportInput): Report {
   const { drill, manifest, failure } = input;
-  const target = manifest?.targets[0];
+  // A backup set is as old as its oldest part: RPO is measured from the earliest snapshot of its targets.
+  const target = manifest?.targets.toSorted((a, b) => Date.parse(a.snapshotAt) - Date.parse(b.snapshotAt))[0];
   const measured =
     target && input.restoreStartedAt
       ? measure({

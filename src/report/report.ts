@@ -1,3 +1,5 @@
+import type { TargetDescription } from '../interfaces.ts';
+
 /**
  * The report of one run: what was done, how long each phase took, what every
  * check found, RTO and RPO against the objectives, and the backup's facts.
@@ -56,7 +58,7 @@ export interface BackupFacts {
   sha256: string;
   /** `sizeBytes` as stored; `contentSizeBytes` before compression and encryption (absent for backups made elsewhere). */
   objects: { name: string; target: string; sizeBytes: number; sha256: string; contentSizeBytes?: number; compression?: string; encrypted?: boolean }[];
-  targets: { name: string; engine: string; source?: string; serverVersion?: string; tool?: string; toolVersion?: string }[];
+  targets: ({ name: string; engine: string } & TargetDescription)[];
 }
 
 export interface Report {
@@ -84,7 +86,15 @@ export interface Report {
   };
   objectives: { rto?: ObjectiveRecord; rpo?: ObjectiveRecord };
   backup?: BackupFacts;
-  restore?: { sandbox: string; description?: string; serverVersion?: string; jobs: number };
+  restore?: {
+    sandbox: string;
+    /** The first database target's sandbox. */
+    description?: string;
+    serverVersion?: string;
+    jobs: number;
+    /** Where each target was restored: a sandbox's description, or "a throwaway directory" for files. */
+    targets?: { name: string; into: string }[];
+  };
   error?: { kind: string; message: string; phase?: string };
   /** The retention policy applied after this run's backup: what it removed, and what it could not. */
   retention?: { policy: string; removed: string[]; problems: string[] };

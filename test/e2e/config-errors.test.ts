@@ -33,7 +33,7 @@ describe('firedrill with a malformed drill file', () => {
         '  drills/orders.yaml: checks[1].qeury: unknown key (did you mean "query"?)',
         '  drills/orders.yaml: checks[1].query: is required (expected a string)',
         '  drills/orders.yaml: checks[2].expect.min: expected a number, got "ten"',
-        '  drills/orders.yaml: checks[3].type: unsupported type "checksum" (expected one of: sql, fingerprint, freshness)',
+        '  drills/orders.yaml: checks[3].type: unsupported type "checksum" (expected one of: sql, fingerprint, freshness, files, command, references)',
         '  drills/orders.yaml: objectives.rto: expected a duration like 30s, 10m, 26h or 1h30m, got "soon"',
         expect.stringMatching(/^ {2}drills\/orders\.yaml: schedule: expected a cron expression .*minute "61" is invalid/),
         expect.stringMatching(/^ {2}drills\/orders\.yaml: source\.password: environment variable ORDERS_DB_PASSWORD is not set/),

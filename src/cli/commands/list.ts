@@ -4,6 +4,7 @@ import { readLatestReport } from '../../report/json-file-reporter.ts';
 import { describeConnection } from '../../engines/postgres/postgres-connection.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { DrillConfig } from '../../config/load.ts';
+import type { SourceConfig } from '../../engines/registry.ts';
 
 /** `firedrill list`: every drill with its schedule and last result. Secrets are not needed for this. */
 export async function listCommand(global: GlobalOptions, output: Output): Promise<number> {
@@ -14,7 +15,7 @@ export async function listCommand(global: GlobalOptions, output: Output): Promis
     rows.push([
       drill.name,
       drill.schedule ?? '-',
-      drill.source ? describeConnection(drill.source.connection) : describeExisting(drill),
+      describeWhatIsBackedUp(drill),
       last ? formatTime(last.startedAt) : 'never',
       last ? last.status : '-',
     ]);
@@ -32,8 +33,11 @@ export async function listCommand(global: GlobalOptions, output: Output): Promis
   return loaded.problems.size > 0 ? EXIT.ERROR : EXIT.PASSED;
 }
 
-/** A drill of backups made elsewhere: where they are. */
-function describeExisting(drill: DrillConfig): string {
+/** The source, each named target, or (for a drill of backups made elsewhere) where those are. */
+function describeWhatIsBackedUp(drill: DrillConfig): string {
+  const describe = (source: SourceConfig) => (source.type === 'files' ? source.paths.join(', ') : describeConnection(source.connection));
+  if (drill.source) return describe(drill.source);
+  if (drill.targets) return Object.entries(drill.targets).map(([name, target]) => `${name}: ${describe(target)}`).join('; ');
   const existing = drill.backup.existing;
   return existing ? `existing: ${existing.repository}:${existing.prefix}${existing.pattern}` : '-';
 }

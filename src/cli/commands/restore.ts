@@ -31,24 +31,39 @@ export async function restoreCommand(name: string, flags: RestoreFlags, global: 
     whileRunning: async (running) => {
       output.out(describe(running));
       if (!keep) return;
-      output.reveal(`  connect: psql '${running.sandbox.connectionUrl}'`);
-      if (running.sandbox.kept) {
-        output.out(`  kept: remove it with \`firedrill sandbox rm ${running.sandbox.id}\` (\`firedrill sandbox ls\` lists kept sandboxes)`);
-        return;
+      let waitForCtrlC = false;
+      for (const target of running.targets) {
+        if (target.kind === 'files') {
+          output.out(`  ${target.name}: files in ${target.directory}`);
+          waitForCtrlC = true;
+          continue;
+        }
+        output.reveal(`  ${target.name}: connect: psql '${target.sandbox.connectionUrl}'`);
+        if (target.sandbox.kept) {
+          output.out(`  kept: remove it with \`firedrill sandbox rm ${target.sandbox.id}\` (\`firedrill sandbox ls\` lists kept sandboxes)`);
+        } else {
+          waitForCtrlC = true;
+        }
       }
-      // A local cluster is this process's child: it lives as long as firedrill waits here.
-      output.out('  a local cluster lives only as long as this command: press Ctrl-C to remove it');
+      if (!waitForCtrlC) return;
+      // A local cluster is this process's child, and restored files live in its temp dir: they last as long as firedrill waits here.
+      output.out('  local clusters and restored files live only as long as this command: press Ctrl-C to remove them');
       await new Promise<void>((resolve) => onAbort(signal, resolve));
     },
   });
-  if (!restored.sandbox.kept) output.out(keep ? '  sandbox removed' : '  sandbox removed (use --keep to keep it running)');
+  const removed = restored.targets.some((target) => target.kind === 'files' || !target.sandbox.kept);
+  if (removed) output.out(keep ? '  removed what was not kept' : '  sandbox and restored files removed (use --keep to keep them)');
   return EXIT.PASSED;
 }
 
 function describe(restored: RestoredForUse): string {
-  const { manifest, sandbox } = restored;
+  const { manifest } = restored;
   return [
-    `restored backup ${manifest.backupId} of drill "${manifest.drill}" (taken ${formatTime(manifest.createdAt)})`,
-    `  into ${sandbox.description}, database "${sandbox.database}", in ${(restored.durationMs / 1000).toFixed(1)}s`,
+    `restored backup ${manifest.backupId} of drill "${manifest.drill}" (taken ${formatTime(manifest.createdAt)}) in ${(restored.durationMs / 1000).toFixed(1)}s`,
+    ...restored.targets.map((target) =>
+      target.kind === 'files'
+        ? `  ${target.name}: files into a throwaway directory`
+        : `  ${target.name}: into ${target.sandbox.description}, database "${target.sandbox.database}"`,
+    ),
   ].join('\n');
 }

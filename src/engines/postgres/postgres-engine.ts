@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Engine, FetchedObjects, ObjectSink, RestoreOptions, RestoredTarget, RunContext, StartedSandbox, TargetDescription } from '../../interfaces.ts';
+import type { Engine, FetchedObjects, ObjectSink, RestoreOptions, RestorePlace, RestoredTarget, RunContext, TargetDescription } from '../../interfaces.ts';
 import type { TargetRecord } from '../../repository/manifest.ts';
-import { IntegrityError } from '../../errors.ts';
+import { parseTargetMetadata } from '../target-metadata.ts';
 import type { PostgresConnection } from './postgres-connection.ts';
 import type { FingerprintOptions } from './source-fingerprint.ts';
 import { fingerprintSchema } from './fingerprint.ts';
@@ -57,17 +57,12 @@ export const postgresMetadataSchema = z.looseObject({
 export type PostgresMetadata = z.output<typeof postgresMetadataSchema>;
 
 export function postgresMetadata(record: TargetRecord): PostgresMetadata {
-  const parsed = postgresMetadataSchema.safeParse(record.metadata);
-  if (!parsed.success) {
-    throw new IntegrityError(
-      `the manifest's record of target "${record.name}" is not valid PostgreSQL metadata (${parsed.error.issues[0]?.message ?? 'unknown problem'}); the backup cannot be trusted`,
-    );
-  }
-  return parsed.data;
+  return parseTargetMetadata(postgresMetadataSchema, record, 'PostgreSQL');
 }
 
 export class PostgresEngine implements Engine<PostgresTarget> {
   readonly type = 'postgres';
+  readonly restoresInto = 'sandbox';
 
   backup(context: RunContext, targetName: string, target: PostgresTarget, sink: ObjectSink): Promise<TargetRecord> {
     return backupPostgres(context, targetName, target, sink);
@@ -100,7 +95,8 @@ export class PostgresEngine implements Engine<PostgresTarget> {
     return inspectExistingDump(record, fetched, options);
   }
 
-  restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, sandbox: StartedSandbox, options: RestoreOptions): Promise<RestoredTarget> {
-    return restorePostgres(context, record, postgresMetadata(record), objects, sandbox, options);
+  restore(context: RunContext, record: TargetRecord, objects: FetchedObjects, place: RestorePlace, options: RestoreOptions): Promise<RestoredTarget> {
+    if (place.kind !== 'sandbox') throw new Error(`a PostgreSQL target restores into a sandbox, not a ${place.kind}`);
+    return restorePostgres(context, record, postgresMetadata(record), objects, place.sandbox, options);
   }
 }

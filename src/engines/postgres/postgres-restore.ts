@@ -43,7 +43,7 @@ export async function restorePostgres(
       throw classifyRestoreFailure(error, record, sandbox, tool);
     }
   });
-  return { connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
+  return { kind: 'database', connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
 }
 
 function pgRestoreCommand(database: string, archive: string, options: RestoreOptions): ['pg_restore', string[]] {

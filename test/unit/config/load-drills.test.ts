@@ -67,13 +67,13 @@ restore: { privileges: maybe }
     await folder.write('drills/orders.yaml', `${VALID_SOURCE}zzz: 1\n`);
 
     const [line] = await folder.problemLines('orders');
-    expect(line).toMatch(/^drills\/orders\.yaml: zzz: unknown key \(expected one of: name, description, source, backup, restore, checks, objectives, retention, schedule\)$/);
+    expect(line).toMatch(/^drills\/orders\.yaml: zzz: unknown key \(expected one of: name, description, source, targets, backup, restore, checks, objectives, retention, schedule\)$/);
   });
 
   it('rejects an unsupported check type and lists the supported ones', async () => {
     await folder.write('drills/orders.yaml', `${VALID_SOURCE}checks:\n  - { type: bogus }\n`);
 
-    expect(await folder.problemLines('orders')).toEqual(['drills/orders.yaml: checks[0].type: unsupported type "bogus" (expected one of: sql, fingerprint, freshness)']);
+    expect(await folder.problemLines('orders')).toEqual(['drills/orders.yaml: checks[0].type: unsupported type "bogus" (expected one of: sql, fingerprint, freshness, files, command, references)']);
   });
 
   it('reports an invalid cron schedule with the field that is wrong', async () => {
