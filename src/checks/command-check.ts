@@ -50,12 +50,20 @@ export class CommandCheck extends BaseCheck<CommandCheckConfig> {
     const [program, ...args] = this.config.command as [string, ...string[]];
     // The timeout and the run's end both abort `signal`: the command is then killed, not waited for.
     const child = spawnChild(program, args, { cwd: restored.directory, stdout: 'pipe', signal: context.signal, ownProcessGroup: true });
-    let stdout = '';
+    // Kept up to the limit, then no more (a gap in the middle could make the pattern match what was never printed).
+    const pieces: Buffer[] = [];
+    let kept = 0;
     let truncated = false;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      if (stdout.length + chunk.length > STDOUT_LIMIT_BYTES) truncated = true;
-      else stdout += chunk;
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (truncated) return;
+      if (kept + chunk.length > STDOUT_LIMIT_BYTES) {
+        truncated = true;
+        pieces.push(chunk.subarray(0, STDOUT_LIMIT_BYTES - kept));
+        kept = STDOUT_LIMIT_BYTES;
+        return;
+      }
+      pieces.push(chunk);
+      kept += chunk.length;
     });
     const exit = await child.succeeded.then(
       () => ({ code: 0, signal: null as NodeJS.Signals | null, error: undefined as string | undefined }),
@@ -65,6 +73,7 @@ export class CommandCheck extends BaseCheck<CommandCheckConfig> {
         error: error.message,
       }),
     );
+    const stdout = Buffer.concat(pieces).toString('utf8');
     const shown = this.config.command.join(' ');
     if (exit.code === null) {
       // Never started (not found, not executable), or killed.
@@ -72,7 +81,7 @@ export class CommandCheck extends BaseCheck<CommandCheckConfig> {
       return { status: 'failed', message: `${shown} ${why}`, details: { exitSignal: exit.signal } };
     }
     const expected = this.config.expect;
-    const details = { exitCode: exit.code, stdoutBytes: Buffer.byteLength(stdout), stdoutTruncated: truncated };
+    const details = { exitCode: exit.code, stdoutBytes: kept, stdoutTruncated: truncated };
     if (exit.code !== expected.exitCode) {
       // Its last stderr lines say why; stdout may be data and stays out of the report.
       const stderr = child.stderrTail().trim().split('\n').slice(-3).join(' | ').slice(0, 300);

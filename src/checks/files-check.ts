@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { lstat, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readlink } from 'node:fs/promises';
 import { z } from 'zod';
 import type { CheckContext, CheckOutcome } from '../interfaces.ts';
 import { BaseCheck, commonCheckFields } from './base-check.ts';
@@ -8,6 +7,7 @@ import { hashFile } from '../pipeline/hashing.ts';
 import { filesMetadata } from '../engines/files/files-engine.ts';
 import { readFileIndex } from '../engines/files/file-index.ts';
 import { walkFiles } from '../engines/files/file-walk.ts';
+import { RestoredTree } from '../engines/files/restored-path.ts';
 import { formatBytes } from '../format-bytes.ts';
 
 const sampleSchema = z
@@ -63,10 +63,16 @@ export class FilesCheck extends BaseCheck<FilesCheckConfig> {
     const pick = sampler(this.config.sample, metadata.fileCount);
     const indexed = { files: 0, directories: 0, symlinks: 0, bytes: 0, hashed: 0 };
 
+    const tree = new RestoredTree(restored.directory);
     for await (const entry of readFileIndex(restored.indexPath, `the file index of target "${this.target}"`)) {
       context.signal.throwIfAborted();
-      const path = join(restored.directory, entry.path);
-      const found = await lstat(path).catch(() => undefined);
+      const lookup = await tree.lookUp(entry.path, { follow: false });
+      if (lookup.status === 'outside') {
+        problem(`the file index names ${JSON.stringify(entry.path)}, outside the restore directory: the index is damaged or crafted`);
+        continue;
+      }
+      const found = lookup.status === 'present' ? lookup.stats : undefined;
+      const path = lookup.status === 'present' ? lookup.path : undefined;
       if (entry.type === 'file') {
         indexed.files++;
         indexed.bytes += entry.size;
@@ -74,7 +80,7 @@ export class FilesCheck extends BaseCheck<FilesCheckConfig> {
         else if (!found.isFile()) problem(`${entry.path} is not a regular file`);
         else if (found.size !== entry.size) problem(`${entry.path} has ${found.size} bytes, the backup recorded ${entry.size}`);
         // Drawn for every file, present or not, so the sample is uniform over what the backup holds.
-        if (pick() && found?.isFile() && found.size === entry.size) {
+        if (pick() && path && found?.isFile() && found.size === entry.size) {
           indexed.hashed++;
           const { sha256 } = await hashFile(path, context.signal);
           if (sha256 !== entry.sha256) problem(`${entry.path} has different content (SHA-256 ${sha256.slice(0, 12)}…, the backup recorded ${entry.sha256.slice(0, 12)}…)`);
@@ -84,7 +90,7 @@ export class FilesCheck extends BaseCheck<FilesCheckConfig> {
         if (!found?.isDirectory()) problem(`directory ${entry.path} is missing`);
       } else {
         indexed.symlinks++;
-        const target = found?.isSymbolicLink() ? await readlink(path) : undefined;
+        const target = path && found?.isSymbolicLink() ? await readlink(path) : undefined;
         if (target === undefined) problem(`symbolic link ${entry.path} is missing`);
         else if (target !== entry.target) problem(`symbolic link ${entry.path} points to ${target}, the backup recorded ${entry.target}`);
       }
@@ -101,8 +107,9 @@ export class FilesCheck extends BaseCheck<FilesCheckConfig> {
       );
     }
     for (const required of this.config.paths) {
-      const found = await lstat(join(restored.directory, required)).catch(() => undefined);
-      if (!found) problem(`required path ${required} is missing`);
+      const lookup = await tree.lookUp(required.replace(/\/+$/, ''), { follow: false });
+      if (lookup.status === 'missing') problem(`required path ${required} is missing`);
+      if (lookup.status === 'outside') problem(`required path ${required} leads outside the restore directory (through a symbolic link)`);
     }
 
     const details = {

@@ -1,9 +1,8 @@
-import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { CheckContext, CheckOutcome } from '../interfaces.ts';
 import { BaseCheck, commonCheckFields } from './base-check.ts';
 import { nameSchema } from '../config/common.ts';
+import { RestoredTree } from '../engines/files/restored-path.ts';
 
 export const referencesCheckSchema = z
   .strictObject({
@@ -34,6 +33,7 @@ export class ReferencesCheck extends BaseCheck<ReferencesCheckConfig> {
     const query = this.config.query.trim().replace(/;+\s*$/, '');
     // A cursor inside the check's read-only transaction: the rows come in batches, never all at once.
     await context.database.query(`declare firedrill_references no scroll cursor for ${query}`);
+    const tree = new RestoredTree(files.directory);
     const counts = { rows: 0, nulls: 0, missing: 0, outside: 0 };
     const missing: string[] = [];
     for (;;) {
@@ -50,11 +50,11 @@ export class ReferencesCheck extends BaseCheck<ReferencesCheckConfig> {
           continue;
         }
         const path = typeof value === 'string' ? value : JSON.stringify(value);
-        const parts = path.split('/');
-        // A reference that would leave the files target cannot be satisfied by it: it is missing, and said so.
-        const outside = path.startsWith('/') || parts.includes('..') || path === '';
-        const present = !outside && (await lstat(join(files.directory, ...parts)).then(() => true, () => false));
-        if (present) continue;
+        // A reference that would leave the files target (absolute, "..", or through a restored link to the live system)
+        // cannot be satisfied by it: it is missing, and said so.
+        const lookup = await tree.lookUp(path, { follow: true });
+        if (lookup.status === 'present') continue;
+        const outside = lookup.status === 'outside';
         counts.missing++;
         if (outside) counts.outside++;
         if (missing.length < SHOWN) missing.push(outside ? `${path} (outside the files target)` : path);
@@ -72,6 +72,7 @@ export class ReferencesCheck extends BaseCheck<ReferencesCheckConfig> {
         details,
       };
     }
+    if (checked === 0) return { status: 'passed', message: `the query returned no paths: nothing to check${nulls}`, details };
     return { status: 'passed', message: `all ${checked} referenced paths exist in target "${this.config.files}"${nulls}`, details };
   }
 }

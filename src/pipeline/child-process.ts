@@ -109,6 +109,9 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
     stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
   });
 
+  // The direct child is gone: whatever it left in its group (a backgrounded process, which may hold its pipes open) goes too.
+  if (options.ownProcessGroup) child.once('exit', () => signalChild('SIGKILL'));
+
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
     child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
     // 'close' (not 'exit') so that stderr has been read to its end.
@@ -122,8 +125,6 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
   const succeeded = exited.then(({ code, signal, spawnError }) => {
     registration?.forget();
     stopWatching();
-    // What the child left running in its group (a backgrounded process) ends with it.
-    if (options.ownProcessGroup) signalChild('SIGKILL');
     if (spawnError) {
       const reason = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found` : spawnError.message;
       throw new ChildProcessError(label, null, null, reason, { cause: spawnError });
@@ -134,7 +135,12 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
   succeeded.catch(() => undefined);
 
   async function kill(graceMs = DEFAULT_KILL_GRACE_MS): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    if (child.pid === undefined) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // Exited, but its group may live on (and hold its pipes): those go without a grace period.
+      if (options.ownProcessGroup) signalChild('SIGKILL');
+      return;
+    }
     signalChild('SIGTERM');
     const timer = setTimeout(() => signalChild('SIGKILL'), graceMs);
     await exited;

@@ -109,6 +109,16 @@ describe('files drills', () => {
     expect(result.code).toBe(1);
     expect(report.checks[0]?.message).toContain("timed out after 2s (the check's timeout)");
     expect(await processesMentioning(marker)).toEqual([]);
+
+    // A command that exits at once but leaves a process behind in the background: that process ends with it.
+    await workspace.writeFile(
+      'drills/uploads.yaml',
+      filesDrill(root, [`{ name: leaves a process, type: command, command: [sh, -c, "sh -c 'sleep 300; echo $0' ${marker}-bg & echo started"] }`]),
+    );
+    const quick = JSON.parse((await workspace.run(['run', 'uploads', '--json'])).stdout) as Report;
+    expect(quick.checks[0]).toMatchObject({ status: 'passed', message: expect.stringContaining('exited with status 0') as string });
+    expect(quick.checks[0]?.durationMs).toBeLessThan(10_000);
+    expect(await processesMentioning(marker)).toEqual([]);
   });
 
   it('drills a database and its attachments together; a missing attachment fails the references check by name', async () => {
@@ -155,7 +165,7 @@ describe('files drills', () => {
     });
   });
 
-  it('refuses a crafted archive restored with --from-backup, and writes nothing outside the restore directory', async () => {
+  it('refuses crafted archives restored with --from-backup ("..", an absolute name, a write through a link), writing nothing outside', async () => {
     const { workspace } = context;
     const root = join(workspace.directory, 'uploads');
     await makeTree(root);
@@ -165,43 +175,61 @@ describe('files drills', () => {
     expect(real.status).toBe('passed');
     const repository = join(workspace.directory, 'var/backups/uploads');
     const manifest = JSON.parse(await readFile(join(repository, real.backup?.id as string, 'manifest.json'), 'utf8')) as Manifest;
+    const outside = join(workspace.directory, 'outside');
+    await mkdir(outside);
 
-    const crafted = '20990101T000000Z-crafted';
-    const directory = join(repository, crafted);
-    await mkdir(directory);
-    const archive = join(directory, 'source.tar');
-    const pack = tar.pack();
-    const writing = pipeline(Readable.from(pack), createWriteStream(archive));
-    pack.entry({ name: 'innocent.txt' }, 'fine');
-    pack.entry({ name: '../../../../escaped-by-dotdot' }, 'evil');
-    pack.finalize();
-    await writing;
-    const bytes = await readFile(archive);
-    const index = join(directory, 'source.files.jsonl');
-    await writeFile(index, '');
-    const stored = (name: string, content: Buffer) => ({
-      name,
-      target: 'source',
-      sizeBytes: content.length,
-      sha256: createHash('sha256').update(content).digest('hex'),
-      compression: 'none' as const,
-    });
-    const forged: Manifest = {
-      ...manifest,
-      backupId: crafted,
-      objects: [stored('source.tar', bytes), stored('source.files.jsonl', Buffer.alloc(0))],
-      targets: manifest.targets.map((target) => ({ ...target, metadata: { ...target.metadata, archive: 'source.tar', index: 'source.files.jsonl' } })),
+    /** A backup whose archive holds `entries`, with a manifest that records its true size and SHA-256: it passes verification. */
+    const craft = async (backupId: string, entries: { name: string; type?: 'symlink'; linkname?: string; content?: string }[]) => {
+      const directory = join(repository, backupId);
+      await mkdir(directory);
+      const archive = join(directory, 'source.tar');
+      const pack = tar.pack();
+      const writing = pipeline(Readable.from(pack), createWriteStream(archive));
+      for (const { content, ...header } of entries) {
+        if (content === undefined) pack.entry(header);
+        else pack.entry(header, content);
+      }
+      pack.finalize();
+      await writing;
+      await writeFile(join(directory, 'source.files.jsonl'), '');
+      const stored = (name: string, content: Buffer) => ({
+        name,
+        target: 'source',
+        sizeBytes: content.length,
+        sha256: createHash('sha256').update(content).digest('hex'),
+        compression: 'none' as const,
+      });
+      const forged: Manifest = {
+        ...manifest,
+        backupId,
+        objects: [stored('source.tar', await readFile(archive)), stored('source.files.jsonl', Buffer.alloc(0))],
+        targets: manifest.targets.map((target) => ({ ...target, metadata: { ...target.metadata, archive: 'source.tar', index: 'source.files.jsonl' } })),
+      };
+      await writeFile(join(directory, 'manifest.json'), serializeManifest(forged));
     };
-    await writeFile(join(directory, 'manifest.json'), serializeManifest(forged));
+    await craft('20990101T000000Z-dotdot', [{ name: 'innocent.txt', content: 'fine' }, { name: '../../../../escaped-by-dotdot', content: 'evil' }]);
+    await craft('20990101T000000Z-absolute', [{ name: join(outside, 'escaped-absolute'), content: 'evil' }]);
+    await craft('20990101T000000Z-link', [
+      { name: 'door', type: 'symlink', linkname: outside },
+      { name: 'door/escaped-through-link', content: 'evil' },
+    ]);
 
     const before = await readdir(workspace.directory, { recursive: true });
-    const result = await workspace.run(['run', 'uploads', '--from-backup', crafted, '--json']);
-    const report = JSON.parse(result.stdout) as Report;
-    expect(result.code).toBe(1);
-    expect(report.error?.message).toContain('holds the entry "../../../../escaped-by-dotdot", which would be written outside the restore directory');
+    for (const [backupId, message] of [
+      ['20990101T000000Z-dotdot', 'holds the entry "../../../../escaped-by-dotdot", which would be written outside the restore directory'],
+      ['20990101T000000Z-absolute', `holds the entry "${join(outside, 'escaped-absolute')}", which would be written outside the restore directory`],
+      ['20990101T000000Z-link', 'holds "door/escaped-through-link", below the symbolic link "door": writing it would go through the link'],
+    ] as const) {
+      const result = await workspace.run(['run', 'uploads', '--from-backup', backupId, '--json']);
+      const report = JSON.parse(result.stdout) as Report;
+      expect(result.code, backupId).toBe(1);
+      expect(report.status).toBe('failed');
+      expect(report.error?.message).toContain(message);
+    }
     const after = await readdir(workspace.directory, { recursive: true });
     expect(after.filter((entry) => entry.includes('escaped'))).toEqual([]);
     expect(after.filter((entry) => !before.includes(entry) && !entry.startsWith('var/'))).toEqual([]);
+    expect(await readdir(outside)).toEqual([]);
   });
 
   it('backs up a 1 GB sparse file with firedrill staying under 200 MB of memory', async () => {

@@ -16,7 +16,8 @@ import { BackupError, errorMessage } from '../../errors.ts';
 
 export type WalkEntry =
   | { type: 'directory'; archivePath: string; absolutePath: string; stats: Stats }
-  | { type: 'file'; archivePath: string; absolutePath: string; stats: Stats }
+  /** `readPath` is where the content is read: the file itself, or what a followed link resolves to (never a link). */
+  | { type: 'file'; archivePath: string; absolutePath: string; readPath: string; stats: Stats }
   | { type: 'symlink'; archivePath: string; absolutePath: string; stats: Stats; target: string };
 
 export interface WalkWarning {
@@ -57,7 +58,7 @@ export async function* walkFiles(options: WalkOptions): AsyncGenerator<WalkEntry
     if (excluded(archivePath)) continue;
     if (!stats.isDirectory()) {
       if (!stats.isFile()) throw new BackupError(`${path} (files source paths[${index}]) is ${kindOf(stats)}, not a file or directory; it cannot be backed up`);
-      yield { type: 'file', archivePath, absolutePath: path, stats };
+      yield { type: 'file', archivePath, absolutePath: path, readPath: roots[index] as string, stats };
       continue;
     }
     if (archivePath !== '') yield { type: 'directory', archivePath, absolutePath: path, stats };
@@ -70,7 +71,14 @@ async function* walkDirectory(directory: Pending, roots: string[], excluded: (ar
   options.signal.throwIfAborted();
   let names: string[];
   try {
-    names = (await readdir(directory.absolutePath)).sort();
+    names = [];
+    // As bytes: a name that is not valid UTF-8 would otherwise turn into another name (U+FFFD) that does not exist.
+    for (const raw of await readdir(directory.absolutePath, { encoding: 'buffer' })) {
+      const name = raw.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
+      else options.onWarning({ path: join(directory.absolutePath, name), problem: `skipped: its name is not valid UTF-8 (bytes ${raw.toString('hex')}), which firedrill cannot archive` });
+    }
+    names.sort();
   } catch (error) {
     if (unreadable(error, directory.absolutePath, options)) return;
     throw error;
@@ -110,7 +118,7 @@ async function* walkDirectory(directory: Pending, roots: string[], excluded: (ar
       const ancestors = options.symlinks === 'follow' ? [...directory.ancestors, real] : [];
       yield* walkDirectory({ absolutePath, archivePath: entryPath, ancestors }, roots, excluded, options);
     } else if (entryStats.isFile()) {
-      yield { type: 'file', archivePath: entryPath, absolutePath, stats: entryStats };
+      yield { type: 'file', archivePath: entryPath, absolutePath, readPath: real, stats: entryStats };
     } else {
       options.onWarning({ path: absolutePath, problem: `skipped: ${kindOf(entryStats)} holds no data to back up` });
     }

@@ -52,7 +52,7 @@ export async function backupFiles(context: RunContext, targetName: string, targe
       try {
         const entries = walkFiles({ ...target, onWarning: warn, signal: context.signal });
         for await (const entry of entries) {
-          const recorded = await addEntry(pack, entry, target.onUnreadable, warn);
+          const recorded = await addEntry(pack, entry, target.onUnreadable, warn, context.signal);
           if (!recorded) continue;
           await index.write(recorded);
           if (recorded.type === 'file') {
@@ -70,7 +70,12 @@ export async function backupFiles(context: RunContext, targetName: string, targe
         throw error;
       }
     })();
-    const [produced, stored] = await Promise.allSettled([producing, sink.write(`${targetName}.tar`, Readable.from(pack))]);
+    // A sink that fails before it reads anything (an encoder that cannot start) must still stop the walk, which waits for it.
+    const storing = sink.write(`${targetName}.tar`, Readable.from(pack)).catch((error: unknown) => {
+      pack.destroy(error as Error);
+      throw error;
+    });
+    const [produced, stored] = await Promise.allSettled([producing, storing]);
     // The walk's own error (a file that cannot be read) explains why storing stopped, not the other way round.
     if (produced.status === 'rejected') throw describe(produced.reason, context, target);
     if (stored.status === 'rejected') throw stored.reason;
@@ -108,6 +113,7 @@ async function addEntry(
   entry: WalkEntry,
   onUnreadable: FilesTarget['onUnreadable'],
   warn: (warning: WalkWarning) => void,
+  signal: AbortSignal,
 ): Promise<FileIndexEntry | undefined> {
   const common = { path: entry.archivePath, mode: entry.stats.mode & 0o7777, mtime: entry.stats.mtime.toISOString() };
   if (entry.type === 'directory') {
@@ -121,7 +127,7 @@ async function addEntry(
   let handle: FileHandle;
   try {
     // O_NOFOLLOW: a file swapped for a link since it was listed is not read through the link.
-    handle = await open(entry.absolutePath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await open(entry.readPath, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP') {
@@ -139,7 +145,7 @@ async function addEntry(
   }
   try {
     const before = await handle.stat();
-    const { size, sha256 } = await addFileContent(pack, handle, entry, before, warn);
+    const { size, sha256 } = await addFileContent(pack, handle, entry, before, warn, signal);
     return { ...common, mode: before.mode & 0o7777, mtime: before.mtime.toISOString(), type: 'file', size, sha256 };
   } finally {
     await handle.close();
@@ -152,6 +158,7 @@ async function addFileContent(
   entry: WalkEntry,
   before: Stats,
   warn: (warning: WalkWarning) => void,
+  signal: AbortSignal,
 ): Promise<{ size: number; sha256: string }> {
   const size = before.size;
   const hash = createHash('sha256');
@@ -161,11 +168,14 @@ async function addFileContent(
     finished = resolve;
     failed = reject;
   });
+  // The archive may fail this entry while a read or a wait is still pending: that error is the one thrown below, not an unhandled one.
+  added.catch(() => undefined);
   const stream = pack.entry({ name: entry.archivePath, type: 'file', size, mode: before.mode & 0o7777, mtime: before.mtime }, (error) =>
     error ? failed(error) : finished(),
   );
   let position = 0;
   let shrank = false;
+  try {
   while (position < size) {
     const length = Math.min(READ_CHUNK_BYTES, size - position);
     // A fresh buffer each time: the archive keeps a reference to a chunk until it is consumed.
@@ -178,7 +188,11 @@ async function addFileContent(
     }
     hash.update(chunk);
     position += chunk.length;
-    if (!stream.write(chunk)) await drained(stream, pack);
+    if (!stream.write(chunk)) await drained(stream, pack, signal);
+  }
+  } catch (error) {
+    stream.destroy(error as Error);
+    throw error;
   }
   stream.end(undefined);
   await added;
@@ -191,13 +205,14 @@ async function addFileContent(
   return { size, sha256: hash.digest('hex') };
 }
 
-/** Waits until the archive takes more, or fails when it was destroyed (the repository stopped reading). */
-function drained(stream: NodeJS.EventEmitter, pack: Pack): Promise<void> {
+/** Waits until the archive takes more, or fails when it was destroyed (the repository stopped reading) or the run stops. */
+function drained(stream: NodeJS.EventEmitter, pack: Pack, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = () => {
       stream.off('drain', onDrain);
       pack.off('close', onClose);
       stream.off('close', onClose);
+      signal.removeEventListener('abort', onClose);
     };
     const onDrain = () => {
       done();
@@ -210,6 +225,8 @@ function drained(stream: NodeJS.EventEmitter, pack: Pack): Promise<void> {
     stream.on('drain', onDrain);
     pack.on('close', onClose);
     stream.on('close', onClose);
+    signal.addEventListener('abort', onClose);
+    if (signal.aborted) onClose();
   });
 }
 

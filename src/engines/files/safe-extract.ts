@@ -3,7 +3,7 @@ import { lstat, mkdir, open, symlink, utimes, type FileHandle } from 'node:fs/pr
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Extract } from 'tar-stream';
-import { IntegrityError } from '../../errors.ts';
+import { IntegrityError, RestoreError, errorMessage } from '../../errors.ts';
 
 /**
  * Unpacks a files target's tar archive into an empty directory, refusing
@@ -32,7 +32,9 @@ export async function extractArchive(archivePath: string, directory: string, wha
   const extract = tar.extract();
   const unpacking = (async () => {
     try {
-      for await (const entry of extract) await unpackEntry(entry, state);
+      for await (const entry of extract) await unpackEntry(entry, state).catch((error: unknown) => {
+        throw explainUnpackFailure(error, entry.header.name, state);
+      });
     } catch (error) {
       // Stops reading the archive at once: nothing after a refused entry is unpacked.
       extract.destroy(error as Error);
@@ -85,14 +87,16 @@ async function unpackEntry(entry: ArchiveEntry, state: ExtractState): Promise<vo
     case 'file':
     case 'contiguous-file':
       await ensureDirectory(directory, parts.slice(0, -1), what);
-      result.bytes += await writeFile(entry, path, (header.mode ?? 0o600) & 0o777, state.signal, what);
+      // Owner read and write always: the restore is firedrill's throwaway copy, and checks must read a mode-000 file too.
+      result.bytes += await writeFile(entry, path, ((header.mode ?? 0o600) & 0o777) | 0o600, state.signal, `${what}: "${header.name}"`);
       if (header.mtime) await utimes(path, header.mtime, header.mtime);
       result.files++;
       return;
     case 'symlink':
+      if (!header.linkname) throw new UnsafeArchiveError(`${what} holds the symbolic link "${header.name}" without a target; refusing to unpack it`);
       await ensureDirectory(directory, parts.slice(0, -1), what);
       // The link itself is written inside; where it points is only ever read by checks, which never follow it out.
-      await symlink(header.linkname ?? '', path).catch((error: unknown) => {
+      await symlink(header.linkname, path).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         throw new UnsafeArchiveError(`${what} holds "${header.name}" twice; refusing to unpack it`, { cause: error });
       });
@@ -103,6 +107,19 @@ async function unpackEntry(entry: ArchiveEntry, state: ExtractState): Promise<vo
     default:
       throw new UnsafeArchiveError(`${what} holds "${header.name}" of type ${header.type ?? 'unknown'}, which firedrill never archives; refusing to unpack it`);
   }
+}
+
+/** A refusal stays as it is; anything else (a full disk, permissions) says which entry, where, and what to do. */
+function explainUnpackFailure(error: unknown, name: string, state: ExtractState): unknown {
+  if (error instanceof IntegrityError || state.signal.aborted) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const hint =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? `; free space in ${state.directory}'s filesystem (TMPDIR), or point TMPDIR at a larger one`
+      : code === 'EACCES' || code === 'EPERM'
+        ? `; firedrill must be able to write in ${state.directory} (TMPDIR)`
+        : '';
+  return new RestoreError(`cannot unpack "${name}" of ${state.what} into ${state.directory}: ${errorMessage(error)}${hint}`, { cause: error });
 }
 
 /** The name's components; absolute names, `..`, NUL bytes and empty names are refused. */
@@ -143,7 +160,7 @@ async function writeFile(entry: ArchiveEntry, path: string, mode: number, signal
   const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode).catch((error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ELOOP') {
-      throw new UnsafeArchiveError(`${what} holds "${path}" twice (or a file where it put a link); refusing to unpack it`, { cause: error });
+      throw new UnsafeArchiveError(`${what} comes twice (or as a file where the archive put a link); refusing to unpack it`, { cause: error });
     }
     throw error;
   });

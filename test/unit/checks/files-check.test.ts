@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -98,6 +98,14 @@ describe('the files check', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.message).toContain('symbolic link first points to docs/file-1.txt, the backup recorded docs/file-0.txt');
     expect(outcome.message).toContain('files the backup does not list were restored');
+  });
+
+  it('never reads outside the restore directory for a crafted index entry', async () => {
+    const line = { path: '../../../../etc/hostname', type: 'file', size: 1, mode: 0o644, mtime: new Date().toISOString(), sha256: '0'.repeat(64) };
+    await appendFile(indexPath, `${JSON.stringify(line)}\n`);
+    const outcome = await check();
+    expect(outcome.status).toBe('failed');
+    expect(outcome.message).toContain('the file index names "../../../../etc/hostname", outside the restore directory: the index is damaged or crafted');
   });
 
   it('hashes exactly the number of files asked for, a different sample each run', async () => {

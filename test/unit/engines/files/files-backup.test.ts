@@ -136,6 +136,28 @@ describe('backupFiles', () => {
     ]);
   });
 
+  it('archives what a followed link to a file points to, and a configured path that is a link to a file', async () => {
+    await mkdir(join(tree, 'real'));
+    await writeFile(join(tree, 'real/data.csv'), 'a,b');
+    await symlink('real/data.csv', join(tree, 'current.csv'));
+    await backUp({ symlinks: 'follow' });
+    expect((await indexEntries()).find((entry) => entry.path === 'current.csv')).toMatchObject({ type: 'file', size: 3, sha256: sha256('a,b') });
+
+    await rm(stored, { recursive: true });
+    await mkdir(stored);
+    const metadata = await backUp({ paths: [join(tree, 'current.csv')] });
+    expect(metadata.warnings).toEqual([]);
+    expect(await indexEntries()).toEqual([expect.objectContaining({ path: 'current.csv', type: 'file', sha256: sha256('a,b') })]);
+  });
+
+  it('skips a name that is not valid UTF-8, saying so rather than calling it vanished', async () => {
+    await writeFile(join(tree, 'fine.txt'), 'ok');
+    await writeFile(Buffer.concat([Buffer.from(`${tree}/`), Buffer.from([0x66, 0xff, 0x6f])]), 'latin-1 name');
+    const metadata = await backUp();
+    expect(metadata.fileCount).toBe(1);
+    expect(metadata.warnings[0]?.problem).toBe('skipped: its name is not valid UTF-8 (bytes 66ff6f), which firedrill cannot archive');
+  });
+
   it('streams a 1 GB sparse file in bounded memory', async () => {
     const size = 1024 * 1024 * 1024;
     await writeFile(join(tree, 'disk.img'), '');

@@ -57,11 +57,14 @@ describe('extractArchive', () => {
       { name: 'docs', type: 'directory', mode: 0o750, mtime },
       { name: 'docs/résumé ✓.txt', content: 'hello', mode: 0o640, mtime },
       { name: 'docs/empty', content: '', mode: 0o600, mtime },
+      { name: 'docs/locked', content: 'x', mode: 0o400, mtime },
       { name: 'docs/link', type: 'symlink', linkname: 'résumé ✓.txt' },
       { name: 'escaping-link', type: 'symlink', linkname: '../../../etc/passwd' },
     ]);
     const result = await extract(path);
-    expect(result).toEqual({ files: 2, directories: 1, symlinks: 2, bytes: 5 });
+    expect(result).toEqual({ files: 3, directories: 1, symlinks: 2, bytes: 6 });
+    // The throwaway copy stays readable and writable by its owner, whatever the archived mode.
+    expect((await stat(join(target, 'docs/locked'))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(target, 'docs/résumé ✓.txt'), 'utf8')).toBe('hello');
     expect((await stat(join(target, 'docs/résumé ✓.txt'))).mode & 0o777).toBe(0o640);
     expect((await stat(join(target, 'docs/résumé ✓.txt'))).mtime.toISOString()).toBe(mtime.toISOString());
@@ -95,6 +98,7 @@ describe('extractArchive', () => {
     ],
     ['a hard link', [{ name: 'hard', type: 'link' as const, linkname: '/etc/passwd' }], 'which firedrill never archives'],
     ['a device', [{ name: 'null', type: 'character-device' as const, devmajor: 1, devminor: 3 }], 'which firedrill never archives'],
+    ['a link without a target', [{ name: 'nowhere', type: 'symlink' as const, linkname: '' }], 'without a target'],
     [
       'a file where it put a link',
       [
