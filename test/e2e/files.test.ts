@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 import { createSourceDatabase } from '../support/source-database.ts';
 import { processesMentioning } from '../support/workspace.ts';
+import { waitFor } from '../support/wait.ts';
 import { serializeManifest, type Manifest } from '../../src/repository/manifest.ts';
 import type { Report } from '../../src/report/report.ts';
 
@@ -73,6 +74,24 @@ describe('files drills', () => {
     const human = await workspace.run(['run', 'uploads', '--from-backup', 'latest']);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`target   source (files): ${root}; 6 files, 30 B; restored into a throwaway directory`);
+  });
+
+  it('restore --keep leaves the restored files in place until Ctrl-C, then removes them', async () => {
+    const { workspace } = context;
+    const root = join(workspace.directory, 'uploads');
+    await makeTree(root);
+    await workspace.writeFile('drills/uploads.yaml', filesDrill(root, ['{ type: files }']));
+    expect((await workspace.run(['run', 'uploads'])).code).toBe(0);
+    const { child, result } = workspace.start(['restore', 'uploads', '--keep']);
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await waitFor(() => stdout.includes('press Ctrl-C'), 'the restore to wait for Ctrl-C');
+    const directory = /source: files in (\S+)/.exec(stdout)?.[1] as string;
+    expect(await readFile(join(directory, 'b/3.png'), 'utf8')).toBe('three');
+    child.kill('SIGINT');
+    const finished = await result;
+    expect(finished.code).toBe(0);
+    await expect(readdir(directory)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('fails the files check when a required path is missing, and the command check on a wrong exit status', async () => {

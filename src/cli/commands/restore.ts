@@ -48,7 +48,7 @@ export async function restoreCommand(name: string, flags: RestoreFlags, global: 
       if (!waitForCtrlC) return;
       // A local cluster is this process's child, and restored files live in its temp dir: they last as long as firedrill waits here.
       output.out('  local clusters and restored files live only as long as this command: press Ctrl-C to remove them');
-      await new Promise<void>((resolve) => onAbort(signal, resolve));
+      await untilInterrupted(signal);
     },
   });
   const removed = restored.targets.some((target) => target.kind === 'files' || !target.sandbox.kept);
@@ -66,4 +66,18 @@ function describe(restored: RestoredForUse): string {
         : `  ${target.name}: into ${target.sandbox.description}, database "${target.sandbox.database}"`,
     ),
   ].join('\n');
+}
+
+/**
+ * Waits for Ctrl-C (or SIGTERM). A timer keeps Node running meanwhile: with
+ * only restored files to keep (no server child process), nothing else would,
+ * and Node would exit at once, leaving them behind.
+ */
+async function untilInterrupted(signal: AbortSignal): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    await new Promise<void>((resolve) => onAbort(signal, resolve));
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
