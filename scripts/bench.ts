@@ -11,8 +11,8 @@
  *    generated database of about that size (scripts/bench/generate.ts: six
  *    tables, mixed text, numerics, timestamps, jsonb, bytea, foreign keys,
  *    btree and GIN indexes), generated on the server in parallel sessions.
- *    Bulk-load settings (wal_level minimal, max_wal_size 8GB,
- *    maintenance_work_mem 1GB) are the source's only; pg_dump reads the same
+ *    Bulk-load settings (max_wal_size 8GB, maintenance_work_mem 1GB,
+ *    shared_buffers 512MB) are the source's only; pg_dump reads the same
  *    source for both backups.
  * 2. Raw backup: `pg_dump -Fc -Z0 | zstd -T0 -3 -q > dump.zst` (the pg_dump
  *    firedrill picks; argument arrays, every exit status checked).
