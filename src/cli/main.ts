@@ -57,6 +57,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--all', 'run every drill')
     .option('--json', 'print the report JSON on stdout (an array for several drills)')
     .option('--from-backup <id>', 'drill an existing backup ("latest" or a backup id) without taking a new one')
+    .option('--junit <file>', 'also write the results as JUnit XML (one test suite per drill) for CI')
+    .option('--metrics-file <file>', 'also write Prometheus metrics of every drill with reports, in the node_exporter textfile format (use a .prom name)')
+    .option('--pushgateway <url>', 'also push the metrics of the drills run to a Prometheus Pushgateway (job "firedrill", one group per drill)')
     .action(async (names: string[], flags: RunFlags) => {
       exitCode = await runCommand(names, flags, global(), output, abort.signal);
     });

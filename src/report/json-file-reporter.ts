@@ -51,3 +51,41 @@ export async function readLatestReport(directory: string, drill: string): Promis
   }
   return undefined;
 }
+
+/** Drills that have reports in `directory`, by name. */
+export async function listReportedDrills(directory: string): Promise<string[]> {
+  try {
+    return (await readdir(directory, { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A drill's newest report and its newest one that passed, reading newest
+ * first and stopping at the first that passed: years of reports cost one
+ * read per run since the last success. Unreadable reports are skipped.
+ */
+export async function readDrillState(directory: string, drill: string): Promise<{ latest: Report; lastPassed?: Report } | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(join(directory, drill))).filter((name) => name.endsWith('.json')).sort().reverse();
+  } catch {
+    return undefined;
+  }
+  let latest: Report | undefined;
+  for (const name of names) {
+    let report: Report;
+    try {
+      report = JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
+    } catch {
+      continue;
+    }
+    latest ??= report;
+    if (report.status === 'passed') return { latest, lastPassed: report };
+  }
+  return latest ? { latest } : undefined;
+}

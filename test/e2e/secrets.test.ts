@@ -26,7 +26,8 @@ describe('a secret planted as the source password', () => {
     expect(context.source.env.SOURCE_PASSWORD).toBe(CANARY);
     await context.workspace.writeFile('drills/orders.yaml', drillFile());
     // While the run goes on, look at every process's command line: pg_dump and pg_restore get no password there.
-    const running = context.workspace.start(['--log-level', 'trace', 'run', 'orders', '--json']);
+    // The JUnit and metrics outputs go under var/ too, so they are searched with the rest.
+    const running = context.workspace.start(['--log-level', 'trace', 'run', 'orders', '--json', '--junit', 'var/junit.xml', '--metrics-file', 'var/firedrill.prom']);
     const commandLines: string[] = [];
     while (running.child.exitCode === null) {
       commandLines.push(...(await processesMentioning(CANARY)));
@@ -35,6 +36,7 @@ describe('a secret planted as the source password', () => {
     const result = await running.result;
     expect(result.code).toBe(0);
     expect(commandLines).toEqual([]);
+    expect(await readFile(join(context.workspace.directory, 'var/junit.xml'), 'utf8')).toContain('<testsuite name="orders"');
     expect(await everythingWritten(result)).not.toContain(CANARY);
   });
 
@@ -52,7 +54,9 @@ describe('a secret planted as the source password', () => {
   it('stays hidden when the password is wrong and the error is reported', async () => {
     await context.workspace.writeFile('drills/orders.yaml', drillFile());
     const wrong = `${CANARY}-wrong`;
-    const result = await context.workspace.run(['--log-level', 'trace', 'run', 'orders', '--json'], { SOURCE_PASSWORD: wrong });
+    const result = await context.workspace.run(['--log-level', 'trace', 'run', 'orders', '--json', '--junit', 'var/junit.xml', '--metrics-file', 'var/firedrill.prom'], {
+      SOURCE_PASSWORD: wrong,
+    });
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout).error.message).toContain('password authentication failed for user "postgres"');
     const written = await everythingWritten(result);

@@ -1,17 +1,24 @@
-import { relative } from 'node:path';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import type { Output } from '../output.ts';
 import { assertBackupExists, openSession, selectDrills, type GlobalOptions } from '../session.ts';
 import { runDrill } from '../../drill/run-drill.ts';
-import { JsonFileReporter, renderReportJson } from '../../report/json-file-reporter.ts';
+import { JsonFileReporter, listReportedDrills, readDrillState, renderReportJson } from '../../report/json-file-reporter.ts';
+import { renderJunit } from '../../report/junit-report.ts';
+import { drillMetricsRegistry, type DrillState } from '../../report/drill-metrics.ts';
+import { checkPushgatewayUrl, pushMetrics, writeMetricsFile } from '../../report/metrics-output.ts';
 import { renderReport } from '../report-view.ts';
 import type { Report } from '../../report/report.ts';
-import { ConfigError, UsageError, formatConfigProblem } from '../../errors.ts';
+import { ConfigError, UsageError, errorMessage, formatConfigProblem } from '../../errors.ts';
 import { EXIT, exitCodeForReports } from '../exit-codes.ts';
 
 export interface RunFlags {
   all?: boolean;
   json?: boolean;
   fromBackup?: string;
+  junit?: string;
+  metricsFile?: string;
+  pushgateway?: string;
 }
 
 /**
@@ -29,6 +36,8 @@ export async function runCommand(names: string[], flags: RunFlags, global: Globa
   for (const problem of problems) output.err(`firedrill: not run: ${formatConfigProblem(problem)}`);
   if (drills.length === 0 && problems.length === 0) throw new UsageError(`there are no drills in ${session.loaded.directory}`);
   if (flags.fromBackup !== undefined && flags.fromBackup !== 'latest') await assertBackupExists(session.runner, drills, flags.fromBackup);
+  // Said before anything runs: a drill of an hour should not end in a usage error.
+  const pushgateway = flags.pushgateway === undefined ? undefined : checkPushgatewayUrl(flags.pushgateway);
 
   const reporter = new JsonFileReporter(session.runner.reportsDirectory);
   const reports: Report[] = [];
@@ -45,8 +54,68 @@ export async function runCommand(names: string[], flags: RunFlags, global: Globa
     if (drills.length + invalidDrills > 1) output.out(tally(reports, invalidDrills, drills.length - reports.length));
   }
 
+  await publishForMachines(reports, { ...flags, pushgateway }, session.runner.reportsDirectory, session.runner.cwd, output);
+
   if (problems.length > 0 || (signal.aborted && reports.length < drills.length)) return EXIT.ERROR;
   return exitCodeForReports(reports);
+}
+
+/**
+ * JUnit XML for CI, and Prometheus metrics for monitoring. Like any
+ * reporter, one that fails is said loudly on stderr and never changes the
+ * drills' outcome or exit code.
+ */
+async function publishForMachines(
+  reports: Report[],
+  flags: { junit?: string | undefined; metricsFile?: string | undefined; pushgateway?: URL | undefined },
+  reportsDirectory: string,
+  cwd: string,
+  output: Output,
+): Promise<void> {
+  const attempt = async (what: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      output.err(`firedrill: could not write ${what}: ${errorMessage(error)}`);
+    }
+  };
+  if (flags.junit) {
+    const path = resolve(cwd, flags.junit);
+    await attempt(`the JUnit report ${path}`, () => writeFileAtomically(path, renderJunit(reports)));
+  }
+  if (flags.metricsFile || flags.pushgateway) {
+    // Every drill with reports, not only those run now: the textfile is the whole picture, whichever drill ran last.
+    const states = await drillStates(reportsDirectory);
+    if (flags.metricsFile) {
+      const path = resolve(cwd, flags.metricsFile);
+      await attempt(`the metrics file ${path}`, () => writeMetricsFile(path, drillMetricsRegistry(states)));
+    }
+    const gateway = flags.pushgateway;
+    if (gateway) {
+      const ran = new Set(reports.map((report) => report.drill));
+      await attempt(`metrics to the Pushgateway ${gateway.origin}`, () => pushMetrics(gateway, states.filter((state) => ran.has(state.latest.drill))));
+    }
+  }
+}
+
+async function drillStates(reportsDirectory: string): Promise<DrillState[]> {
+  const states: DrillState[] = [];
+  for (const drill of await listReportedDrills(reportsDirectory)) {
+    const state = await readDrillState(reportsDirectory, drill);
+    if (state) states.push(state);
+  }
+  return states;
+}
+
+async function writeFileAtomically(path: string, text: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, text, { mode: 0o644 });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** `3 drills: 2 passed, 1 failed`. */
