@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
-import { GenericContainer, ImageName, getContainerRuntimeClient, type ContainerRuntimeClient, type WaitStrategy } from 'testcontainers';
+import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
 import type { Releasers } from '../drill/releasers.ts';
 import type { Logger } from '../logger.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
@@ -59,6 +59,8 @@ export async function dockerClient(otherwise?: string): Promise<ContainerRuntime
   const instead = otherwise ? `, ${otherwise}` : '';
   let client: ContainerRuntimeClient;
   try {
+    // Loaded here, not at start-up: most runs never talk to Docker (see container-classes.ts).
+    const { getContainerRuntimeClient } = await import('testcontainers');
     client = await withTimeout(getContainerRuntimeClient(), REACHABLE_TIMEOUT_MS, 'the Docker engine did not answer');
   } catch (error) {
     const cause = /Could not find a working container runtime strategy/.test(errorMessage(error)) ? 'none answers' : errorMessage(error);
@@ -246,6 +248,7 @@ export async function startToolContainer(options: {
   const removal = options.releasers.add(`pg_dump container (${options.image})`, async () => {
     if (containerId) await removeContainer(client, containerId);
   });
+  const { ReportingContainer } = await import('./container-classes.ts');
   const container = new ReportingContainer(options.image, (id) => (containerId = id))
     .withEntrypoint(['sleep', 'infinity'])
     .withLabels(await firedrillLabels({ runId: options.runId, drill: options.drill, role: 'pg_dump' }))
@@ -274,6 +277,7 @@ export async function explainStartFailure(
 ): Promise<string> {
   const message = errorMessage(error);
   const { image } = options;
+  const { ImageName } = await import('testcontainers');
   if ((await client.image.exists(ImageName.fromString(image)).catch(() => undefined)) === false) {
     // The image firedrill defaults to has a recipe in this repository, for machines without a registry.
     const build = /^postgres:\d+$/.test(image) ? '; without a registry, scripts/build-postgres-image.sh builds it' : '';
@@ -286,21 +290,6 @@ export async function explainStartFailure(
     return `Docker network ${options.network} does not exist (see \`docker network ls\`); set ${options.networkSetting ?? 'network'} to an existing network, or host`;
   }
   return `the container (${image}) did not start: ${message}`;
-}
-
-/** GenericContainer that reports its id the moment the container exists, so a failed start still removes it. */
-export class ReportingContainer extends GenericContainer {
-  readonly #onCreated: (id: string) => void;
-
-  constructor(image: string, onCreated: (id: string) => void) {
-    super(image);
-    this.#onCreated = onCreated;
-  }
-
-  protected override containerCreated(containerId: string): Promise<void> {
-    this.#onCreated(containerId);
-    return Promise.resolve();
-  }
 }
 
 /** testcontainers' wait strategies, minus the waiting: for containers whose readiness firedrill checks itself (or needs none). */

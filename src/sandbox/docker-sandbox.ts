@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { z } from 'zod';
 import type Dockerode from 'dockerode';
-import { PullPolicy, type BoundPorts, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import type { BoundPorts, ContainerRuntimeClient, StartedTestContainer } from 'testcontainers';
 import type { RunContext, Sandbox, SandboxRequirements, SandboxStartOptions, StartedSandbox } from '../interfaces.ts';
 import { SandboxError, errorMessage } from '../errors.ts';
 import { throwIfAborted } from '../abort.ts';
@@ -16,7 +16,7 @@ import { Secret } from '../secret.ts';
 import type { PostgresConnection } from '../engines/postgres/postgres-connection.ts';
 import { THROWAWAY_SETTINGS } from './local-cluster.ts';
 import { waitUntilAnswering } from './server-readiness.ts';
-import { OwnWaitStrategy, ReportingContainer, dockerClient, explainStartFailure, firedrillLabels, keepContainer, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
+import { OwnWaitStrategy, dockerClient, explainStartFailure, firedrillLabels, keepContainer, reapLeftoverContainers, removeContainer } from '../docker/docker-client.ts';
 import { demultiplex, execInContainer } from '../docker/docker-exec.ts';
 
 export const dockerSandboxSchema = z
@@ -94,6 +94,7 @@ export class DockerSandbox implements Sandbox {
     const removal = context.releasers.add(`sandbox container (${image})`, async () => {
       if (containerId) await removeContainer(client, containerId);
     });
+    const { SandboxContainer, pullPolicy } = await import('../docker/container-classes.ts');
     const container = new SandboxContainer(image, (id) => {
       containerId = id;
       context.logger.debug({ container: id.slice(0, 12), image }, 'sandbox container created');
@@ -161,26 +162,6 @@ export class DockerSandbox implements Sandbox {
       },
       stop: () => removal.release(),
     };
-  }
-}
-
-function pullPolicy(pull: DockerSandboxConfig['pull']) {
-  if (pull === 'always') return PullPolicy.alwaysPull();
-  if (pull === 'never') return { shouldPull: () => 'never' as const };
-  return PullPolicy.defaultPolicy();
-}
-
-/**
- * Publishes the port on 127.0.0.1 only. Docker publishes on every interface
- * by default, and a sandbox holds a copy of production data.
- */
-class SandboxContainer extends ReportingContainer {
-  protected override beforeContainerCreated(): Promise<void> {
-    const portBindings = (this.hostConfig.PortBindings ?? {}) as Record<string, { HostIp?: string }[]>;
-    for (const bindings of Object.values(portBindings)) {
-      for (const binding of bindings) binding.HostIp = '127.0.0.1';
-    }
-    return Promise.resolve();
   }
 }
 
