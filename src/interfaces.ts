@@ -31,6 +31,7 @@
  * - releaser: a cleanup function registered the moment a resource exists,
  *   run newest-first, exactly once, on every path.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from './logger.ts';
 import type { Releasers } from './drill/releasers.ts';
@@ -152,6 +153,13 @@ export interface BackupEntry {
 /** Receives the objects of one backup; nothing is visible as a backup until `commit`. */
 export interface BackupWriter {
   writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void>;
+  /**
+   * Where objects are plain files (a local repository): a new, empty object
+   * file, open for reading and writing, that child processes can write into
+   * directly, so that Node handles none of its bytes. The caller fsyncs and
+   * closes it; `abort` removes it like any object.
+   */
+  openObjectFile?(objectName: string): Promise<FileHandle>;
   /** Writes the manifest last and atomically; after this the backup exists. */
   commit(manifest: Manifest): Promise<void>;
   /** Removes everything written so far. Safe to call more than once, and after a failed commit. */

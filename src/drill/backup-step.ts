@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BackupWriter, ObjectSink, Repository } from '../interfaces.ts';
@@ -5,9 +6,12 @@ import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject, type TargetRecord } from '../repository/manifest.ts';
 import { HashingStream } from '../pipeline/hashing.ts';
+import { followWrittenFile } from '../pipeline/follow-file.ts';
+import type { ChainToFile } from '../pipeline/child-stage.ts';
+import { onAbort } from '../abort.ts';
 import { engineFor } from '../engines/registry.ts';
 import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage } from '../errors.ts';
-import { ByteCounter, checkEncoding, encodedByProcesses, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
+import { ByteCounter, checkEncoding, encodedByProcesses, encodedIntoFile, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
 import { newId } from './ids.ts';
@@ -79,6 +83,10 @@ async function storeObject(
   encoding: StorageEncoding,
   signal: AbortSignal,
 ): Promise<{ sizeBytes: number; sha256: string; contentSizeBytes?: number } & ObjectEncodingRecord> {
+  // A local repository: pg_dump | zstd | age write the object file themselves, and Node only reads it back behind them.
+  const openFile = writer.openObjectFile?.bind(writer);
+  const intoFile = openFile ? await encodedIntoFile(body, encoding, () => openFile(objectName)) : undefined;
+  if (intoFile) return { ...(await storeIntoFile(intoFile, objectName, encoding, signal)), ...encodingRecord(encoding) };
   const hashing = new HashingStream();
   // pg_dump | zstd | age as operating-system pipes where possible: Node then only sees the stored bytes.
   const byProcesses = await encodedByProcesses(body, encoding);
@@ -102,6 +110,30 @@ async function storeObject(
   if (written.status === 'rejected') throw written.reason;
   if (produced.status === 'rejected') throw produced.reason;
   return { sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, ...(counter ? { contentSizeBytes: counter.sizeBytes } : {}), ...encodingRecord(encoding) };
+}
+
+/**
+ * Waits for the chain writing the object file while hashing what it wrote;
+ * either failing stops the other. The file is fsynced and closed before this
+ * returns; on failure the partial backup's removal deletes it.
+ */
+async function storeIntoFile(
+  { chain, handle }: { chain: ChainToFile; handle: FileHandle },
+  objectName: string,
+  encoding: StorageEncoding,
+  signal: AbortSignal,
+): Promise<{ sizeBytes: number; sha256: string }> {
+  const stopOnAbort = onAbort(signal, () => void chain.kill());
+  try {
+    return await followWrittenFile(handle, chain.finished, signal);
+  } catch (error) {
+    await chain.kill();
+    if (error instanceof FiredrillError || signal.aborted) throw error;
+    throw new BackupError(`encoding ${objectName} for the repository failed (${describeEncoding(encoding)}): ${errorMessage(error)}`, { cause: error });
+  } finally {
+    stopOnAbort();
+    await handle.close();
+  }
 }
 
 /** Encryption that cannot work stops the backup before anything is dumped: never a quiet fallback to clear text. */

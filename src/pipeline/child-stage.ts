@@ -126,3 +126,30 @@ class ChainOutput extends Readable {
     void Promise.all(this.#children.map((child) => child.kill())).then(() => callback(this.#failure ?? error));
   }
 }
+
+/** Children chained as `input | first | ... | last > fd`: `finished` settles when every one has exited (status 0, or the first failure). */
+export interface ChainToFile {
+  finished: Promise<void>;
+  /** Kills every child that still runs; resolves when they have exited. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Like processChain, but the last child writes straight into `fd` (a file
+ * the caller opened): no byte of the output passes through Node at all.
+ */
+export function processChainToFile(input: Readable, commands: { command: string; args: string[] }[], fd: number): ChainToFile {
+  const children: ChildProcessHandle[] = [];
+  let previous = input;
+  commands.forEach(({ command, args }, index) => {
+    const last = index === commands.length - 1;
+    const child = spawnChild(command, args, { stdin: previous, stdout: last ? fd : 'pipe' });
+    children.push(child);
+    // The child holds its own copy of the pipe: Node's must not read from it.
+    previous.destroy();
+    previous = child.stdout;
+  });
+  const finished = Promise.all(children.map((child) => child.succeeded)).then(() => undefined);
+  finished.catch(() => undefined);
+  return { finished, kill: async () => void (await Promise.all(children.map((child) => child.kill()))) };
+}

@@ -20,7 +20,7 @@ import {
   withoutAgeBoilerplate,
 } from './encryption.ts';
 import { spawnChild, type ChildProcessHandle } from './child-process.ts';
-import { isPipeBacked, processChain } from './child-stage.ts';
+import { isPipeBacked, processChain, processChainToFile, type ChainToFile } from './child-stage.ts';
 import { errorMessage } from '../errors.ts';
 
 /**
@@ -155,6 +155,25 @@ export class ByteCounter extends Transform {
  */
 export async function encodedByProcesses(body: Readable, encoding: StorageEncoding): Promise<Readable | undefined> {
   if (!isPipeBacked(body)) return undefined;
+  const commands = await encodingCommands(encoding);
+  return commands && commands.length > 0 ? processChain(body, commands) : undefined;
+}
+
+/**
+ * The same chain, with the last process writing into `file` itself (a local
+ * repository's object file): undefined where it cannot run so (the body is
+ * not a pipe, a stage has no binary, nothing to encode).
+ */
+export async function encodedIntoFile(body: Readable, encoding: StorageEncoding, file: () => Promise<FileHandle>): Promise<{ chain: ChainToFile; handle: FileHandle } | undefined> {
+  if (!isPipeBacked(body)) return undefined;
+  const commands = await encodingCommands(encoding);
+  if (!commands || commands.length === 0) return undefined;
+  const handle = await file();
+  return { chain: processChainToFile(body, commands, handle.fd), handle };
+}
+
+/** Commands for compression then encryption; undefined when a stage has no binary to run. */
+async function encodingCommands(encoding: StorageEncoding): Promise<{ command: string; args: string[] }[] | undefined> {
   const commands: { command: string; args: string[] }[] = [];
   const tool = await compressionTool(encoding.compression);
   if (tool) {
@@ -162,7 +181,7 @@ export async function encodedByProcesses(body: Readable, encoding: StorageEncodi
     commands.push(tool.compressCommand(encoding.compressionLevel));
   }
   if (encoding.encryption) commands.push(encryptCommand(await findAge(), encoding.encryption.recipients));
-  return commands.length > 0 ? processChain(body, commands) : undefined;
+  return commands;
 }
 
 /** The stages that turn an engine's output into stored bytes: compress, then encrypt. */

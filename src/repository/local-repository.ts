@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -281,6 +281,18 @@ class LocalBackupWriter implements BackupWriter {
     } catch (error) {
       if (signal.aborted) throw error;
       throw new RepositoryError(`cannot write ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async openObjectFile(objectName: string): Promise<FileHandle> {
+    assertSafeName(objectName, 'object name');
+    if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
+    const path = join(this.#directory, objectName);
+    try {
+      // Exclusive: an object is never overwritten.
+      return await open(path, 'wx+', 0o600);
+    } catch (error) {
+      throw new RepositoryError(`cannot create ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
     }
   }
 
