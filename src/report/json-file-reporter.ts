@@ -1,8 +1,10 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reporter } from '../interfaces.ts';
 import type { Report } from './report.ts';
 import { redactText } from '../redact.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
+import type { DrillState } from './drill-metrics.ts';
 
 /**
  * Reports as JSON files: `<dir>/<drill>/<runId>.json`, written to a temporary
@@ -24,8 +26,7 @@ export class JsonFileReporter implements Reporter {
   async publish(report: Report): Promise<void> {
     const path = this.pathFor(report);
     await mkdir(join(this.directory, report.drill), { recursive: true });
-    await writeFile(`${path}.tmp`, `${renderReportJson(report)}\n`, { mode: 0o640 });
-    await rename(`${path}.tmp`, path);
+    await writeFileAtomically(path, `${renderReportJson(report)}\n`, { mode: 0o640 });
   }
 }
 
@@ -34,58 +35,52 @@ export function renderReportJson(report: Report | Report[]): string {
   return redactText(JSON.stringify(report, null, 2));
 }
 
-/** The newest report of a drill, or undefined when it never ran (or its reports are unreadable). */
-export async function readLatestReport(directory: string, drill: string): Promise<Report | undefined> {
-  let names: string[];
-  try {
-    names = (await readdir(join(directory, drill))).filter((name) => name.endsWith('.json')).sort();
-  } catch {
-    return undefined;
-  }
-  for (const name of names.reverse()) {
-    try {
-      return JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
-    } catch {
-      // a report damaged by hand: try the one before
-    }
-  }
-  return undefined;
-}
-
-/** Drills that have reports in `directory`, by name. */
-export async function listReportedDrills(directory: string): Promise<string[]> {
-  try {
-    return (await readdir(directory, { withFileTypes: true }))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
-/**
- * A drill's newest report and its newest one that passed, reading newest
- * first and stopping at the first that passed: years of reports cost one
- * read per run since the last success. Unreadable reports are skipped.
- */
-export async function readDrillState(directory: string, drill: string): Promise<{ latest: Report; lastPassed?: Report } | undefined> {
+/** A drill's reports, newest first (run ids sort by time); unreadable ones are skipped. */
+async function* reportsNewestFirst(directory: string, drill: string): AsyncGenerator<Report> {
   let names: string[];
   try {
     names = (await readdir(join(directory, drill))).filter((name) => name.endsWith('.json')).sort().reverse();
   } catch {
-    return undefined;
+    return;
   }
-  let latest: Report | undefined;
   for (const name of names) {
-    let report: Report;
     try {
-      report = JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
+      yield JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
     } catch {
-      continue;
+      // a report damaged by hand: go on with the one before
     }
-    latest ??= report;
-    if (report.status === 'passed') return { latest, lastPassed: report };
   }
-  return latest ? { latest } : undefined;
+}
+
+/** The newest report of a drill, or undefined when it never ran (or its reports are unreadable). */
+export async function readLatestReport(directory: string, drill: string): Promise<Report | undefined> {
+  for await (const report of reportsNewestFirst(directory, drill)) return report;
+  return undefined;
+}
+
+/**
+ * Every drill with reports in `directory`: its newest report and its newest
+ * one that passed, reading newest first and stopping at the first that
+ * passed, so years of reports cost one read per run since the last success.
+ */
+export async function readDrillStates(directory: string): Promise<DrillState[]> {
+  let drills: string[];
+  try {
+    drills = (await readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  } catch {
+    return [];
+  }
+  const states: DrillState[] = [];
+  for (const drill of drills) {
+    let latest: Report | undefined;
+    let lastPassed: Report | undefined;
+    for await (const report of reportsNewestFirst(directory, drill)) {
+      latest ??= report;
+      if (report.status !== 'passed') continue;
+      lastPassed = report;
+      break;
+    }
+    if (latest) states.push({ latest, lastPassed });
+  }
+  return states;
 }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { UsageError } from '../errors.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
 import { drillMetricsRegistry, type DrillState } from './drill-metrics.ts';
 
 /**
@@ -11,14 +10,7 @@ import { drillMetricsRegistry, type DrillState } from './drill-metrics.ts';
  */
 
 export async function writeMetricsFile(path: string, registry: Registry): Promise<void> {
-  const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, await registry.metrics(), { mode: 0o644 });
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomically(path, await registry.metrics(), { mode: 0o644 });
 }
 
 /** A Pushgateway URL without credentials: they would sit on a command line, in shell history and in `ps`. */

@@ -1,11 +1,11 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import type { Output } from '../output.ts';
 import { assertBackupExists, openSession, selectDrills, type GlobalOptions } from '../session.ts';
 import { runDrill } from '../../drill/run-drill.ts';
-import { JsonFileReporter, listReportedDrills, readDrillState, renderReportJson } from '../../report/json-file-reporter.ts';
+import { JsonFileReporter, readDrillStates, renderReportJson } from '../../report/json-file-reporter.ts';
+import { writeFileAtomically } from '../../atomic-file.ts';
 import { renderJunit } from '../../report/junit-report.ts';
-import { drillMetricsRegistry, type DrillState } from '../../report/drill-metrics.ts';
+import { drillMetricsRegistry } from '../../report/drill-metrics.ts';
 import { checkPushgatewayUrl, pushMetrics, writeMetricsFile } from '../../report/metrics-output.ts';
 import { renderReport } from '../report-view.ts';
 import type { Report } from '../../report/report.ts';
@@ -81,11 +81,11 @@ async function publishForMachines(
   };
   if (flags.junit) {
     const path = resolve(cwd, flags.junit);
-    await attempt(`the JUnit report ${path}`, () => writeFileAtomically(path, renderJunit(reports)));
+    await attempt(`the JUnit report ${path}`, () => writeFileAtomically(path, renderJunit(reports), { mode: 0o644 }));
   }
   if (flags.metricsFile || flags.pushgateway) {
     // Every drill with reports, not only those run now: the textfile is the whole picture, whichever drill ran last.
-    const states = await drillStates(reportsDirectory);
+    const states = await readDrillStates(reportsDirectory);
     if (flags.metricsFile) {
       const path = resolve(cwd, flags.metricsFile);
       await attempt(`the metrics file ${path}`, () => writeMetricsFile(path, drillMetricsRegistry(states)));
@@ -95,26 +95,6 @@ async function publishForMachines(
       const ran = new Set(reports.map((report) => report.drill));
       await attempt(`metrics to the Pushgateway ${gateway.origin}`, () => pushMetrics(gateway, states.filter((state) => ran.has(state.latest.drill))));
     }
-  }
-}
-
-async function drillStates(reportsDirectory: string): Promise<DrillState[]> {
-  const states: DrillState[] = [];
-  for (const drill of await listReportedDrills(reportsDirectory)) {
-    const state = await readDrillState(reportsDirectory, drill);
-    if (state) states.push(state);
-  }
-  return states;
-}
-
-async function writeFileAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temporary, text, { mode: 0o644 });
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
   }
 }
 
