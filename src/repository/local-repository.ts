@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -12,6 +12,7 @@ import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parse
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 import { DurableFileWriter } from './durable-file.ts';
+import { writeFileAtomically } from '../atomic-file.ts';
 
 /**
  * Written when a backup starts, kept alive while it is written, removed at its
@@ -185,8 +186,7 @@ export class LocalRepository implements Repository {
     const path = join(directory, `${runId}.json`);
     try {
       await mkdir(directory, { recursive: true, mode: 0o700 });
-      await writeFile(`${path}.tmp`, json, { mode: 0o600 });
-      await rename(`${path}.tmp`, path);
+      await writeFileAtomically(path, json, { mode: 0o600 });
     } catch (error) {
       throw new RepositoryError(`cannot write the run result ${path} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
     }
@@ -272,9 +272,7 @@ class LocalBackupWriter implements BackupWriter {
   }
 
   async writeObject(objectName: string, body: Readable, signal: AbortSignal): Promise<void> {
-    assertSafeName(objectName, 'object name');
-    if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
-    const path = join(this.#directory, objectName);
+    const path = this.#objectPath(objectName);
     try {
       // The object is on disk (fsynced) before the stream finishes, so before the manifest can name it.
       await pipeline(body, new DurableFileWriter(path, { mode: 0o600 }), { signal });
@@ -285,15 +283,19 @@ class LocalBackupWriter implements BackupWriter {
   }
 
   async openObjectFile(objectName: string): Promise<FileHandle> {
-    assertSafeName(objectName, 'object name');
-    if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
-    const path = join(this.#directory, objectName);
+    const path = this.#objectPath(objectName);
     try {
       // Exclusive: an object is never overwritten.
       return await open(path, 'wx+', 0o600);
     } catch (error) {
       throw new RepositoryError(`cannot create ${path} in ${this.#repository}: ${errorMessage(error)}`, { cause: error });
     }
+  }
+
+  #objectPath(objectName: string): string {
+    assertSafeName(objectName, 'object name');
+    if (objectName === MANIFEST_FILE) throw new RepositoryError(`"${MANIFEST_FILE}" is reserved and cannot be an object name`);
+    return join(this.#directory, objectName);
   }
 
   async commit(manifest: Manifest): Promise<void> {
