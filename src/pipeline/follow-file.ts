@@ -1,19 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BackgroundSync } from './background-sync.ts';
 
 /**
  * Size and SHA-256 of a file that another process is writing, computed
  * while it writes: read behind the writer, from the page cache, into one
  * reused buffer, so Node allocates nothing per piece and the garbage
- * collector has nothing to do. Every SYNC_EVERY_BYTES the file is
- * fdatasynced in the background, so the disk works while the writer still
- * runs and the final fsync (after `finished`) has only the last stretch left.
+ * collector has nothing to do. The file is synced in the background as it
+ * grows (BackgroundSync), and fsynced once `finished` says the writer is done.
  * The writer must only append (a compressor or age writing its output).
  */
 
 const BUFFER_BYTES = 1024 * 1024;
-const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 /** How long to wait for more when the reader has caught up with the writer. */
 const POLL_MS = 10;
 
@@ -30,9 +29,7 @@ export async function followWrittenFile(handle: FileHandle, finished: Promise<vo
       writer.error = asError(error);
     },
   );
-  let syncedUpTo = 0;
-  let syncing: Promise<void> | undefined;
-  let syncError: Error | undefined;
+  const sync = new BackgroundSync(handle);
   try {
     for (;;) {
       signal.throwIfAborted();
@@ -43,17 +40,7 @@ export async function followWrittenFile(handle: FileHandle, finished: Promise<vo
       if (bytesRead > 0) {
         hash.update(buffer.subarray(0, bytesRead));
         position += bytesRead;
-        if (position - syncedUpTo >= SYNC_EVERY_BYTES && syncing === undefined) {
-          syncedUpTo = position;
-          syncing = handle.datasync().then(
-            () => (syncing = undefined),
-            (error: unknown) => {
-              syncError ??= asError(error);
-              syncing = undefined;
-            },
-          );
-        }
-        if (syncError !== undefined) throw syncError;
+        sync.wrote(bytesRead);
         continue;
       }
       if (doneBefore) break;
@@ -62,12 +49,10 @@ export async function followWrittenFile(handle: FileHandle, finished: Promise<vo
     // The writer may have failed after its last byte (an exit status): that fails the object too.
     const failure = writerFailure(writer);
     if (failure) throw failure;
-    await syncing;
-    if (syncError !== undefined) throw syncError;
-    await handle.sync();
+    await sync.finish();
     return { sizeBytes: position, sha256: hash.digest('hex') };
   } finally {
-    await syncing?.catch(() => undefined);
+    await sync.settle();
   }
 }
 
