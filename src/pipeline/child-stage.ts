@@ -1,4 +1,4 @@
-import { Duplex, Readable } from 'node:stream';
+import { Duplex, Readable, type Writable } from 'node:stream';
 import { spawnChild, type ChildProcessHandle, type SpawnOptions } from './child-process.ts';
 
 /**
@@ -127,29 +127,47 @@ class ChainOutput extends Readable {
   }
 }
 
-/** Children chained as `input | first | ... | last > fd`: `finished` settles when every one has exited (status 0, or the first failure). */
+/** Children chained as `input | first | ... | last > fd`. */
 export interface ChainToFile {
+  /** Settles when every child has exited: status 0 for all, or the first failure. */
   finished: Promise<void>;
+  /** Each child's own exit, in chain order, to tell which stage failed. */
+  exits: Promise<void>[];
+  /** The first child's stdin, when the input is `'pipe'`: Node feeds the chain there. */
+  stdin: Writable | undefined;
   /** Kills every child that still runs; resolves when they have exited. */
   kill(): Promise<void>;
 }
 
 /**
  * Like processChain, but the last child writes straight into `fd` (a file
- * the caller opened): no byte of the output passes through Node at all.
+ * the caller opened): no byte of the output passes through Node at all. The
+ * input is another process's pipe, which the first child reads directly, or
+ * `'pipe'` for Node to write into (`stdin`).
  */
-export function processChainToFile(input: Readable, commands: { command: string; args: string[] }[], fd: number): ChainToFile {
+export function processChainToFile(
+  input: Readable | 'pipe',
+  commands: { command: string; args: string[] }[],
+  fd: number,
+  options: { signal?: AbortSignal } = {},
+): ChainToFile {
   const children: ChildProcessHandle[] = [];
   let previous = input;
   commands.forEach(({ command, args }, index) => {
     const last = index === commands.length - 1;
-    const child = spawnChild(command, args, { stdin: previous, stdout: last ? fd : 'pipe' });
+    const child = spawnChild(command, args, { stdin: previous, stdout: last ? fd : 'pipe', signal: options.signal });
     children.push(child);
     // The child holds its own copy of the pipe: Node's must not read from it.
-    previous.destroy();
+    if (previous !== 'pipe') previous.destroy();
     previous = child.stdout;
   });
-  const finished = Promise.all(children.map((child) => child.succeeded)).then(() => undefined);
+  const exits = children.map((child) => child.succeeded);
+  const finished = Promise.all(exits).then(() => undefined);
   finished.catch(() => undefined);
-  return { finished, kill: async () => void (await Promise.all(children.map((child) => child.kill()))) };
+  return {
+    finished,
+    exits,
+    stdin: input === 'pipe' ? children[0]?.stdin : undefined,
+    kill: async () => void (await Promise.all(children.map((child) => child.kill()))),
+  };
 }

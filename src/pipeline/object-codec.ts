@@ -19,7 +19,6 @@ import {
   recipientsOfIdentity,
   withoutAgeBoilerplate,
 } from './encryption.ts';
-import { spawnChild, type ChildProcessHandle } from './child-process.ts';
 import { isPipeBacked, processChain, processChainToFile, type ChainToFile } from './child-stage.ts';
 import { errorMessage } from '../errors.ts';
 
@@ -262,7 +261,7 @@ export async function decodeObjectToFile(input: Readable[], record: ObjectEncodi
   const commands: { command: string; args: string[]; stage: 'decrypt' | 'decompress' }[] = [];
   let releaseIdentity: (() => Promise<void>) | undefined;
   let file: FileHandle | undefined;
-  const children: ChildProcessHandle[] = [];
+  let chain: ChainToFile | undefined;
   try {
     if (record.encryption) {
       if (!identity) throw new MissingIdentityError(record.encryption.recipients);
@@ -272,21 +271,13 @@ export async function decodeObjectToFile(input: Readable[], record: ObjectEncodi
     }
     if (tool?.decompressCommand) commands.push({ ...tool.decompressCommand(), stage: 'decompress' });
     file = await open(path, 'wx', 0o600);
-    let previous: 'pipe' | Readable = 'pipe';
-    for (const [index, { command, args }] of commands.entries()) {
-      const last = index === commands.length - 1;
-      const child = spawnChild(command, args, { stdin: previous, stdout: last ? file.fd : 'pipe', signal });
-      children.push(child);
-      // The next child holds its own copy of this pipe: Node's must not read from it.
-      if (previous !== 'pipe') previous.destroy();
-      previous = child.stdout;
-    }
-    const first = children[0] as ChildProcessHandle;
+    chain = processChainToFile('pipe', commands, file.fd, { signal });
+    const stdin = chain.stdin as Writable;
     // A decoder that dies closes its stdin: its exit status says why, not the EPIPE of the bytes still coming.
-    first.stdin.on('error', () => undefined);
+    stdin.on('error', () => undefined);
     let inputFailure: { error: unknown } | undefined;
     for (const stream of input) stream.once('error', (error) => (inputFailure ??= { error }));
-    const [fed, ...exited] = await Promise.allSettled([pipeline([...input, first.stdin], { signal }), ...children.map((child) => child.succeeded)]);
+    const [fed, ...exited] = await Promise.allSettled([pipeline([...input, stdin], { signal }), ...chain.exits]);
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     // The input failing (a download cut off) ends the decoders' input early: that is the cause, not what they say of it.
     if (inputFailure) throw inputFailure.error;
@@ -296,7 +287,7 @@ export async function decodeObjectToFile(input: Readable[], record: ObjectEncodi
     if (fed.status === 'rejected') throw fed.reason;
   } finally {
     for (const stream of input) if (!stream.readableEnded) stream.destroy();
-    await Promise.all(children.map((child) => child.kill()));
+    await chain?.kill();
     await file?.close();
     await releaseIdentity?.();
   }
