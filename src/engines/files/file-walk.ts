@@ -69,42 +69,27 @@ export async function* walkFiles(options: WalkOptions): AsyncGenerator<WalkEntry
 /** One directory's entries in name order, each subdirectory walked where it comes (depth first). */
 async function* walkDirectory(directory: Pending, roots: string[], excluded: (archivePath: string) => boolean, options: WalkOptions): AsyncGenerator<WalkEntry> {
   options.signal.throwIfAborted();
-  let names: string[];
-  try {
-    names = [];
-    // As bytes: a name that is not valid UTF-8 would otherwise turn into another name (U+FFFD) that does not exist.
-    for (const raw of await readdir(directory.absolutePath, { encoding: 'buffer' })) {
-      const name = raw.toString('utf8');
-      if (Buffer.from(name, 'utf8').equals(raw)) names.push(name);
-      else options.onWarning({ path: join(directory.absolutePath, name), problem: `skipped: its name is not valid UTF-8 (bytes ${raw.toString('hex')}), which firedrill cannot archive` });
-    }
-    names.sort();
-  } catch (error) {
-    if (unreadable(error, directory.absolutePath, options)) return;
-    throw error;
+  // As bytes: a name that is not valid UTF-8 would otherwise turn into another name (U+FFFD) that does not exist.
+  const raw = await readOrSkip(readdir(directory.absolutePath, { encoding: 'buffer' }), directory.absolutePath, options);
+  if (!raw) return;
+  const names: string[] = [];
+  for (const bytes of raw) {
+    const name = bytes.toString('utf8');
+    if (Buffer.from(name, 'utf8').equals(bytes)) names.push(name);
+    else options.onWarning({ path: join(directory.absolutePath, name), problem: `skipped: its name is not valid UTF-8 (bytes ${bytes.toString('hex')}), which firedrill cannot archive` });
   }
-  for (const name of names) {
+  for (const name of names.sort()) {
     const absolutePath = join(directory.absolutePath, name);
     const entryPath = directory.archivePath === '' ? name : `${directory.archivePath}/${name}`;
     if (excluded(entryPath)) continue;
-    let entryStats: Stats;
-    try {
-      entryStats = await lstat(absolutePath);
-    } catch (error) {
-      if (unreadable(error, absolutePath, options)) continue;
-      throw error;
-    }
+    let entryStats = await readOrSkip(lstat(absolutePath), absolutePath, options);
+    if (!entryStats) continue;
     let real = absolutePath;
     if (entryStats.isSymbolicLink()) {
       const followed = options.symlinks === 'follow' ? await followInside(absolutePath, roots, directory.ancestors, options) : undefined;
       if (!followed) {
-        let target: string;
-        try {
-          target = await readlink(absolutePath);
-        } catch (error) {
-          if (unreadable(error, absolutePath, options)) continue;
-          throw error;
-        }
+        const target = await readOrSkip(readlink(absolutePath), absolutePath, options);
+        if (target === undefined) continue;
         yield { type: 'symlink', archivePath: entryPath, absolutePath, stats: entryStats, target };
         continue;
       }
@@ -151,24 +136,34 @@ async function followInside(
 }
 
 /**
- * Whether an error while reading `path` is skipped (true, with a warning) or
- * ends the backup (throws). Something that vanished is always skipped: a
- * live tree changes while it is read.
+ * What reading `path` gave, or undefined when it is skipped with a warning:
+ * something that vanished, or was replaced by a link (a file opened with
+ * O_NOFOLLOW), always is (a live tree changes while it is read); anything
+ * else only under `onUnreadable: warn`; otherwise the backup fails.
  */
-function unreadable(error: unknown, path: string, options: WalkOptions): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') {
-    options.onWarning({ path, problem: 'vanished while the backup ran: not backed up' });
-    return true;
+export async function readOrSkip<T>(
+  reading: Promise<T>,
+  path: string,
+  options: Pick<WalkOptions, 'onUnreadable' | 'onWarning'>,
+): Promise<T | undefined> {
+  try {
+    return await reading;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') {
+      const problem = code === 'ENOENT' ? 'vanished while the backup ran: not backed up' : 'replaced by a symbolic link while the backup ran: not backed up';
+      options.onWarning({ path, problem });
+      return undefined;
+    }
+    if (options.onUnreadable === 'warn') {
+      options.onWarning({ path, problem: `unreadable (${errorMessage(error)}): not backed up` });
+      return undefined;
+    }
+    throw new BackupError(
+      `cannot read ${path}: ${errorMessage(error)}. Grant the backup's user read access, exclude it, or set onUnreadable: warn to back up the rest without it`,
+      { cause: error },
+    );
   }
-  if (options.onUnreadable === 'warn') {
-    options.onWarning({ path, problem: `unreadable (${errorMessage(error)}): not backed up` });
-    return true;
-  }
-  throw new BackupError(
-    `cannot read ${path}: ${errorMessage(error)}. Grant the backup's user read access, exclude it, or set onUnreadable: warn to back up the rest without it`,
-    { cause: error },
-  );
 }
 
 export function isExcluded(archivePath: string, globs: string[]): boolean {

@@ -7,7 +7,7 @@ import type { ObjectSink, RunContext } from '../../interfaces.ts';
 import type { TargetRecord } from '../../repository/manifest.ts';
 import { AbortedError, BackupError, FiredrillError, errorMessage } from '../../errors.ts';
 import { createWorkDirectory } from '../../pipeline/work-directory.ts';
-import { walkFiles, type WalkEntry, type WalkWarning } from './file-walk.ts';
+import { readOrSkip, walkFiles, type WalkEntry, type WalkWarning } from './file-walk.ts';
 import { serializeIndexEntry, type FileIndexEntry } from './file-index.ts';
 import type { FilesMetadata, FilesTarget } from './files-engine.ts';
 
@@ -124,25 +124,9 @@ async function addEntry(
     await addHeader(pack, { name: entry.archivePath, type: 'symlink', linkname: entry.target, mode: common.mode, mtime: entry.stats.mtime });
     return { ...common, type: 'symlink', target: entry.target };
   }
-  let handle: FileHandle;
-  try {
-    // O_NOFOLLOW: a file swapped for a link since it was listed is not read through the link.
-    handle = await open(entry.readPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP') {
-      warn({ path: entry.absolutePath, problem: code === 'ENOENT' ? 'vanished while the backup ran: not backed up' : 'replaced by a symbolic link while the backup ran: not backed up' });
-      return undefined;
-    }
-    if (onUnreadable === 'warn') {
-      warn({ path: entry.absolutePath, problem: `unreadable (${errorMessage(error)}): not backed up` });
-      return undefined;
-    }
-    throw new BackupError(
-      `cannot read ${entry.absolutePath}: ${errorMessage(error)}. Grant the backup's user read access, exclude it, or set onUnreadable: warn to back up the rest without it`,
-      { cause: error },
-    );
-  }
+  // O_NOFOLLOW: a file swapped for a link since it was listed is not read through the link.
+  const handle = await readOrSkip(open(entry.readPath, constants.O_RDONLY | constants.O_NOFOLLOW), entry.absolutePath, { onUnreadable, onWarning: warn });
+  if (!handle) return undefined;
   try {
     const before = await handle.stat();
     const { size, sha256 } = await addFileContent(pack, handle, entry, before, warn, signal);
