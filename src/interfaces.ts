@@ -214,9 +214,14 @@ export interface Repository {
   localObjectPath(drill: string, backupId: string, objectName: string): string | undefined;
   /** Deletes a complete backup: the manifest first, so an interrupted delete leaves an incomplete backup, never a damaged "complete" one. */
   deleteBackup(drill: string, backupId: string): Promise<void>;
-  /** Keeps a run's result beside the drill's backups (`<drill>/reports/<runId>.json`). */
+  /** Keeps a run's report beside the drill's backups (`<drill>/reports/<runId>.json`): the drill's history lives with its backups. */
   saveRunResult(drill: string, runId: string, json: string): Promise<void>;
+  /** Every stored run result, summarized (for retention, which must see them all). */
   listRunResults(drill: string): Promise<StoredRunResult[]>;
+  /** The run ids with a stored report, in any order (they sort by time as strings). */
+  listRunIds(drill: string): Promise<string[]>;
+  /** One stored report, as written. */
+  readRunResult(drill: string, runId: string): Promise<string>;
   /** Objects under `prefix` (relative to the repository's root or prefix) whose keys `accept` takes, for drills of backups made elsewhere. */
   listForeignObjects(prefix: string, accept?: (key: string) => boolean): Promise<ForeignObject[]>;
   readForeignObject(key: string): Promise<Readable>;

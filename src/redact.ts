@@ -49,3 +49,18 @@ export function redactText(text: string): string {
   result = result.replace(URL_PASSWORD, (_match, prefix: string) => `${prefix}:${REDACTED}@`);
   return result.replace(KEYWORD_PASSWORD, (_match, prefix: string) => `${prefix}${REDACTED}`);
 }
+
+/**
+ * Every string in a JSON-like value (a report, a payload) redacted, keys
+ * included. Done before the value is escaped, shortened or encoded for
+ * somewhere else (HTML, Slack, an email subject): a secret that has been
+ * escaped or cut no longer matches, so redacting afterwards would miss it.
+ */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redactText(value) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactDeep(item)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [redactText(key), redactDeep(item)])) as T;
+  }
+  return value;
+}

@@ -17,6 +17,8 @@ import { sandboxListCommand, sandboxRemoveCommand } from './commands/sandbox.ts'
 import { cleanupCommand, type CleanupFlags } from './commands/cleanup.ts';
 import { repairCommand } from './commands/repair.ts';
 import { pruneCommand, type PruneFlags } from './commands/prune.ts';
+import { historyCommand, type HistoryFlags } from './commands/history.ts';
+import { reportCommand, type ReportFlags } from './commands/report.ts';
 
 /**
  * The command line: parses arguments, calls the library, prints, and exits.
@@ -82,6 +84,25 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { json?: boolean }) => {
       exitCode = await backupsCommand(name, flags, global(), output);
+    });
+  program
+    .command('history')
+    .description("a drill's runs, newest first (this machine's and those kept in its repository), with RTO regressions flagged")
+    .argument('<drill>', 'drill name')
+    .option('--last <n>', 'how many runs to show', '20')
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: HistoryFlags) => {
+      exitCode = await historyCommand(name, flags, global(), output);
+    });
+  program
+    .command('report')
+    .description("render a run's self-contained HTML report (written next to its JSON report unless --out says otherwise)")
+    .argument('<run>', 'a run id (see firedrill history <drill>), or "latest"')
+    .option('--drill <name>', 'the drill (for "latest": its newest run rather than the newest of all drills)')
+    .option('--out <file>', 'write the HTML here ("-" for stdout)')
+    .option('--open', 'open it in the desktop browser')
+    .action(async (which: string, flags: ReportFlags) => {
+      exitCode = await reportCommand(which, flags, global(), output);
     });
   program
     .command('restore')

@@ -1,5 +1,6 @@
 import type { Report } from '../report/report.ts';
 import { formatDuration } from '../config/duration.ts';
+import { RTO_TREND_MINIMUM_RUNS } from '../report/objectives.ts';
 import { formatBytes, formatTime, renderTable } from './output.ts';
 
 /**
@@ -57,6 +58,10 @@ export function renderReport(report: Report, reportPath?: string): string {
     lines.push('', `  retention (${policy}): ${removed.length > 0 ? `removed ${removed.join(', ')}` : 'nothing to remove'}`);
     for (const problem of problems) lines.push(`    ${problem}`);
   }
+  for (const warning of report.warnings ?? []) lines.push('', `  warning: ${warning}`);
+  if (report.notifications && report.notifications.length > 0) {
+    lines.push('', renderTable(['NOTIFIED', 'EVENT', 'STATUS', 'MESSAGE'], report.notifications.map((sent) => [sent.notifier, sent.event, sent.status, sent.message ?? '']), '  '));
+  }
   if (reportPath) lines.push('', `  report: ${reportPath}`);
   return lines.join('\n');
 }
@@ -71,6 +76,13 @@ function objectiveRows(report: Report): string[][] {
     const shown = seconds === null ? '-' : formatDuration(seconds * 1000);
     if (objective) rows.push([name, objective.limit, shown, objective.status]);
     else if (seconds !== null) rows.push([name, '-', shown, 'no objective']);
+  }
+  const trend = report.trend?.rto;
+  if (trend && trend.status !== 'not measured') {
+    const median = trend.medianSeconds === null ? '-' : `median ${formatDuration(trend.medianSeconds * 1000)}`;
+    const status =
+      trend.status === 'insufficient history' ? `not judged (${trend.basedOnRuns} earlier passed runs, ${RTO_TREND_MINIMUM_RUNS} needed)` : `${trend.status} (${trend.increasePercent}% vs median)`;
+    rows.push(['RTO trend', `+${trend.maxIncreasePercent}%`, median, status]);
   }
   return rows;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { notifyConfigSchema } from '../notify/registry.ts';
 import { validateDetailed } from 'node-cron';
 import { durationSchema, nameSchema, positiveIntegerSchema, secretSchema, timeoutSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
@@ -151,6 +152,20 @@ const objectivesSchema = z
     rpo: durationSchema(
       'Recovery point objective: the restored data may be at most this old (backup age at the start of the restore, plus the data\'s age at the snapshot from a freshness check).',
     ).optional(),
+    rtoRegression: z
+      .strictObject({
+        maxIncreasePercent: z
+          .number()
+          .positive()
+          .default(50)
+          .describe('How far above its median of the last 10 passed runs (at least 3) the RTO may rise before it counts as a regression, in percent. (Default: 50)'),
+        action: z
+          .enum(['warn', 'fail', 'off'])
+          .default('warn')
+          .describe('warn: a warning in the report and the terminal; fail: the drill fails; off: not judged. (Default: warn)'),
+      })
+      .prefault({})
+      .describe('The RTO against the drill\'s own history: catches a restore that keeps getting slower before it misses the objective.'),
   })
   .describe('Limits that fail the drill when exceeded.');
 
@@ -191,6 +206,10 @@ export const drillSchema = z
           'only complete backups count, and the newest backup that passed a drill is always kept. (Default: keep every backup)',
       ),
     schedule: scheduleSchema.optional(),
+    notify: z
+      .array(notifyConfigSchema)
+      .default([])
+      .describe('Who hears about a run, and when: email (needs smtp in config/firedrill.yaml) and webhooks. Each says `on:` which events. (Default: nobody)'),
   })
   .superRefine(
     (drill, context) => {

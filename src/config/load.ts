@@ -34,6 +34,8 @@ export interface RunnerConfig {
   reportsDirectory: string;
   /** Undefined when not configured: the CLI then picks by where stderr goes. */
   logLevel: RunnerFile['logging']['level'];
+  /** The mail server for email notifiers; undefined when not configured. */
+  smtp: RunnerFile['smtp'];
 }
 
 export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
@@ -128,6 +130,7 @@ export async function loadRunnerConfig(path: string | undefined, options: LoadOp
     },
     reportsDirectory: resolve(resolved.cwd, parsed.reports.dir),
     logLevel: parsed.logging.level,
+    smtp: parsed.smtp,
   };
 }
 
@@ -162,6 +165,7 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
       name?: unknown;
       backup?: { repository?: unknown; existing?: { repository?: unknown } };
       restore?: { sandbox?: unknown; image?: unknown };
+      notify?: unknown;
     };
     const name = typeof input.name === 'string' ? input.name : fallbackName;
     const found = [...loaded.problems];
@@ -185,6 +189,13 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     // An image means nothing to a local cluster: said now, not as a missing extension after a restore.
     if (input.restore?.image !== undefined && typeof sandbox === 'string' && runner.sandboxes[sandbox]?.type === 'local') {
       found.push({ file: loaded.file, path: 'restore.image', message: `is for a docker sandbox, and "${sandbox}" is a local cluster; set restore.sandbox: docker (or auto)` });
+    }
+    if (!runner.smtp && Array.isArray(input.notify)) {
+      input.notify.forEach((notifier: unknown, index) => {
+        if ((notifier as { type?: unknown } | null)?.type === 'email') {
+          found.push({ file: loaded.file, path: `notify[${index}]`, message: runner.file ? `sends email, and ${runner.file} has no smtp settings; add smtp: { url, from } there` : `sends email, and there is no runner config with smtp settings; create ${DEFAULT_CONFIG_PATH} with smtp: { url, from }` });
+        }
+      });
     }
     const firstFile = filesByName.get(name);
     if (firstFile) found.push({ file: loaded.file, path: input.name === undefined ? '' : 'name', message: `drill name "${name}" is also used by ${firstFile}` });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { smtpConfigSchema } from '../notify/email-notifier.ts';
 import { nameSchema } from './common.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { repositoryConfigSchema } from '../repository/registry.ts';
@@ -38,6 +39,7 @@ export const runnerConfigSchema = z
       })
       .prefault({})
       .describe('Where run reports are written.'),
+    smtp: smtpConfigSchema.optional().describe('The mail server for email notifications (drills\' notify: type email). (Default: none; email notifiers are a config error without it)'),
     logging: z
       .strictObject({
         level: z
@@ -74,6 +76,6 @@ export const runnerConfigSchema = z
     },
     { when: () => true },
   )
-  .describe('firedrill runner configuration: repositories, sandboxes, defaults, reports and logging.');
+  .describe('firedrill runner configuration: repositories, sandboxes, defaults, reports, smtp and logging.');
 
 export type RunnerFile = z.output<typeof runnerConfigSchema>;

@@ -2,8 +2,13 @@ import type { Logger } from '../logger.ts';
 import type { Reporter, Repository } from '../interfaces.ts';
 import type { DrillConfig, RunnerConfig } from '../config/load.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import type { Report } from '../report/report.ts';
-import { errorMessage } from '../errors.ts';
+import type { NotificationRecord, Report } from '../report/report.ts';
+import { RepositoryError, errorMessage } from '../errors.ts';
+import { readTrendWindow } from '../report/history.ts';
+import { HISTORY_STRIP_RUNS, renderHtmlReport } from '../report/html-report.ts';
+import type { NotifierContext } from '../notify/notifier.ts';
+import { createNotifier, eventFor, wants } from '../notify/registry.ts';
+import { sendNotifications } from '../notify/notify-step.ts';
 import { repositoryFor } from '../repository/registry.ts';
 import { sandboxFor } from '../sandbox/registry.ts';
 import { createCheck } from '../checks/registry.ts';
@@ -86,6 +91,16 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     await context.releasers.releaseAll();
   }
 
+  // A repository that could not be reached is not asked again, for history or to keep the report of that failure.
+  const unreachable = failure instanceof RepositoryError && !manifest && !drill.backup.existing;
+  const resultsRepository = unreachable ? undefined : resultsRepositoryFor(options.runner, drill, repository, logger);
+  const historySources = { reportsDirectory: options.runner.reportsDirectory, repository: resultsRepository };
+  // The history that judges this run (RTO trend) and tells a recovery, read once the resources are released;
+  // not at all when nothing needs it, or when the run was stopped (the user wants it to end).
+  const needsHistory = (drill.objectives.rtoRegression.action !== 'off' || drill.notify.length > 0) && !abort.signal.aborted;
+  const history = needsHistory ? await readTrendWindow(historySources, drill.name, { shown: HISTORY_STRIP_RUNS, signal: abort.signal }) : undefined;
+  for (const problem of history?.problems ?? []) logger.warn(problem);
+
   const report = buildReport({
     drill,
     runId,
@@ -105,6 +120,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     abortReason: abort.signal.reason,
     reused: options.fromBackup !== undefined || drill.backup.existing !== undefined,
     madeElsewhere: drill.backup.existing !== undefined,
+    earlierPassedRtoSeconds: history?.passedRtoSeconds,
   });
   // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
   if (repository && manifest && !options.fromBackup && !drill.backup.existing && drill.retention && !abort.signal.aborted) {
@@ -116,16 +132,60 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     });
   }
   logger[report.status === 'passed' ? 'info' : 'error']({ status: report.status }, report.summary);
-  for (const reporter of options.reporters ?? []) {
+  for (const warning of report.warnings ?? []) logger.warn(warning);
+
+  await publish(report, options.reporters ?? [], resultsRepository, logger);
+
+  // Notifying can take minutes of retries: the report is kept first, then kept again with what each notifier did.
+  if (history && report.status !== 'aborted') {
+    try {
+      const notifications = await notify(drill, options.runner, report, history.recent, { logger, signal: options.signal ?? new AbortController().signal });
+      if (notifications.length > 0) {
+        report.notifications = notifications;
+        await publish(report, options.reporters ?? [], resultsRepository, logger);
+      }
+    } catch (error) {
+      // Like a reporter, notifying never changes or hides the drill's outcome.
+      logger.error({ err: errorMessage(error) }, 'notifying failed');
+    }
+  }
+  return report;
+}
+
+/** The report to every reporter (local files) and beside the backups. A failure is logged: it never changes or hides the drill's outcome. */
+async function publish(report: Report, reporters: Reporter[], resultsRepository: Repository | undefined, logger: Logger): Promise<void> {
+  for (const reporter of reporters) {
     try {
       await reporter.publish(report);
     } catch (error) {
-      // A reporter that fails never changes or hides the drill's outcome.
       logger.error({ reporter: reporter.name, err: errorMessage(error) }, `reporter ${reporter.name} failed`);
     }
   }
-  if (manifest) await keepRunResult(() => (drill.backup.existing ? repositoryFor(options.runner, drill) : repository), report, logger);
-  return report;
+  if (resultsRepository) await keepRunResult(resultsRepository, report, logger);
+}
+
+/** Where the drill's run results live: its own repository (for drills of backups made elsewhere, `backup.repository`, not theirs). */
+function resultsRepositoryFor(runner: RunnerConfig, drill: DrillConfig, repository: Repository | undefined, logger: Logger): Repository | undefined {
+  if (!drill.backup.existing) return repository;
+  try {
+    return repositoryFor(runner, drill);
+  } catch (error) {
+    logger.error({ err: errorMessage(error) }, 'cannot open the repository that keeps the run results');
+    return undefined;
+  }
+}
+
+/** Tells the drill's notifiers, each that wants this run's event; what each did goes into the report. */
+async function notify(drill: DrillConfig, runner: RunnerConfig, report: Report, history: Report[], context: NotifierContext): Promise<NotificationRecord[]> {
+  // An interrupted run says nothing about the backup: a pass after one is no recovery, a failure after one is still news.
+  const previousStatus = history.find((earlier) => earlier.status !== 'aborted')?.status;
+  const event = eventFor(report.status, previousStatus);
+  // Loading the drill already refused notifiers that cannot be made (email without smtp).
+  const notifiers = drill.notify.map((config, index) => createNotifier(config, runner, { file: drill.file, path: `notify[${index}]` }));
+  if (!notifiers.some((notifier) => wants(notifier, event))) return [];
+  // Rendered only when someone is told: the HTML report rides along with emails.
+  const htmlReport = renderHtmlReport(report, history);
+  return sendNotifications(notifiers, { event, report, htmlReport, previousStatus }, context);
 }
 
 /**
@@ -133,14 +193,11 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
  * passed from there, wherever it runs. A drill of backups made elsewhere
  * keeps it in its own repository (backup.repository), not among those backups.
  */
-async function keepRunResult(repositoryOf: () => Repository | undefined, report: Report, logger: Logger): Promise<void> {
-  let repository: Repository | undefined;
+async function keepRunResult(repository: Repository, report: Report, logger: Logger): Promise<void> {
   try {
-    repository = repositoryOf();
-    if (!repository) return;
     await repository.saveRunResult(report.drill, report.runId, `${renderReportJson(report)}\n`);
   } catch (error) {
-    logger.error({ err: errorMessage(error) }, `could not keep the run's result in ${repository?.describe() ?? 'the repository'}`);
+    logger.error({ err: errorMessage(error) }, `could not keep the run's result in ${repository.describe()}`);
   }
 }
 

@@ -6,9 +6,9 @@ import { manifestSha256, totalSizeBytes, type Manifest, type TargetRecord } from
 import { REPORT_SCHEMA_VERSION, type BackupFacts, type CheckRecord, type PhaseRecord, type Report, type RunStatus } from './report.ts';
 import { AbortedError, FiredrillError, errorMessage } from '../errors.ts';
 import { engineFor } from '../engines/registry.ts';
-import { judgeObjective, measure } from './objectives.ts';
+import { describeRtoRegression, judgeObjective, judgeRtoTrend, measure } from './objectives.ts';
 import { formatDuration } from '../config/duration.ts';
-import { redactText } from '../redact.ts';
+import { redactDeep } from '../redact.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 
 /**
@@ -40,6 +40,8 @@ interface ReportInput {
   reused: boolean;
   /** That backup was made elsewhere (`backup.existing`). */
   madeElsewhere: boolean;
+  /** The RTOs of the drill's earlier passed runs, newest first; undefined when its history could not be read. */
+  earlierPassedRtoSeconds?: number[] | undefined;
 }
 
 function abortMessage(reason: unknown): string {
@@ -83,14 +85,25 @@ export function buildReport(input: ReportInput): Report {
   const provenFailure = checks.some((check) => check.status === 'failed') || (failure instanceof FiredrillError && failure.verdict === 'failed');
   if (input.aborted || failure instanceof AbortedError) {
     status = provenFailure ? 'failed' : 'aborted';
-    error = { kind: 'aborted', message: redactText(failure instanceof AbortedError || failure === undefined ? abortMessage(input.abortReason) : errorMessage(failure)) };
+    error = { kind: 'aborted', message: failure instanceof AbortedError || failure === undefined ? abortMessage(input.abortReason) : errorMessage(failure) };
   } else if (failure !== undefined) {
     status = provenFailure ? 'failed' : failure instanceof FiredrillError ? failure.verdict : 'error';
-    error = { kind: failure instanceof FiredrillError ? failure.kind : 'internal', message: redactText(errorMessage(failure)) };
+    error = { kind: failure instanceof FiredrillError ? failure.kind : 'internal', message: errorMessage(failure) };
   } else {
     const failedCheck = checks.some((check) => check.status !== 'passed');
     const missed = Object.values(objectives).some((objective) => objective.status === 'missed');
     status = failedCheck || missed ? 'failed' : 'passed';
+  }
+  const regression = drill.objectives.rtoRegression;
+  const warnings: string[] = [];
+  let trend: Report['trend'];
+  if (regression.action !== 'off' && measured.rtoSeconds !== null && input.earlierPassedRtoSeconds) {
+    const rto = judgeRtoTrend(measured.rtoSeconds, input.earlierPassedRtoSeconds, { maxIncreasePercent: regression.maxIncreasePercent, action: regression.action });
+    trend = { rto };
+    if (rto.status === 'regressed') {
+      if (regression.action === 'fail' && status === 'passed') status = 'failed';
+      if (regression.action === 'warn') warnings.push(describeRtoRegression(measured.rtoSeconds, rto));
+    }
   }
   if (error && input.failedPhase) error.phase = input.failedPhase;
 
@@ -112,9 +125,12 @@ export function buildReport(input: ReportInput): Report {
     ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, input.reused, input.madeElsewhere) } : {}),
     ...(input.restoreFacts ? { restore: input.restoreFacts } : {}),
     ...(error ? { error } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(trend ? { trend } : {}),
   };
-  report.summary = summarize(report);
-  return report;
+  report.summary = summarize(report, regression.action);
+  // Check messages and facts come from servers and tools: whatever renders the report (HTML, email, Slack) starts from clean text.
+  return redactDeep(report);
 }
 
 function backupFacts(manifest: Manifest, repository: Repository, reused: boolean, madeElsewhere: boolean): BackupFacts {
@@ -145,9 +161,13 @@ function backupFacts(manifest: Manifest, repository: Repository, reused: boolean
  * One line: "passed: 3 checks passed, RTO 12s within 10m, RPO 4s within 26h",
  * or what went wrong, kept short (the details are in the report).
  */
-function summarize(report: Report): string {
+function summarize(report: Report, regressionAction: 'warn' | 'fail' | 'off'): string {
   const failedChecks = report.checks.filter((check) => check.status === 'failed');
   const parts: string[] = [];
+  const trend = report.trend?.rto;
+  const regressed = trend?.status === 'regressed' && report.measured.rtoSeconds !== null;
+  // A regression that fails the drill is its reason, said first; one that only warns is said after the rest.
+  if (trend && regressed && regressionAction === 'fail') parts.push(describeRtoRegression(report.measured.rtoSeconds as number, trend));
   if (report.error) parts.push(firstLine(report.error.message, 300));
   if (failedChecks.length === 1) {
     parts.push(`check "${failedChecks[0]?.name}" failed: ${firstLine(failedChecks[0]?.message ?? '', 200)}`);
@@ -161,6 +181,7 @@ function summarize(report: Report): string {
     const measured = formatDuration(objective.measuredSeconds * 1000);
     parts.push(`${name.toUpperCase()} ${measured} ${objective.status === 'missed' ? 'exceeds' : 'within'} ${objective.limit}`);
   }
+  if (trend && regressed && regressionAction === 'warn') parts.push(`RTO ${trend.increasePercent}% above its median (warning)`);
   return `${report.status}: ${parts.join(', ')}`;
 }
 

@@ -1,5 +1,6 @@
 import type { Report } from './report.ts';
 import { redactText } from '../redact.ts';
+import { RTO_TREND_MINIMUM_RUNS } from './objectives.ts';
 
 /**
  * Reports as JUnit XML, the format CI systems (GitHub Actions, GitLab CI,
@@ -58,7 +59,9 @@ export function renderJunit(reports: Report[]): string {
 interface TestCase {
   name: string;
   milliseconds: number;
-  outcome?: { kind: 'failure' | 'error' | 'skipped'; message: string; type?: string };
+  outcome?: { kind: 'failure' | 'error' | 'skipped'; message: string; type?: string } | undefined;
+  /** Shown by CI systems with the case (a warning that did not fail it). */
+  output?: string;
 }
 
 function testCases(report: Report): TestCase[] {
@@ -91,19 +94,38 @@ function testCases(report: Report): TestCase[] {
         ? { outcome: { kind: 'failure' as const, type: 'objective', message: `${name.toUpperCase()} ${objective.measuredSeconds ?? '?'}s exceeds ${objective.limit}` } }
         : { outcome: { kind: 'skipped' as const, message: `${name.toUpperCase()} was not measured` } }),
   }));
+  const trend = report.trend?.rto;
+  if (trend && trend.status !== 'not measured') {
+    const regressed = trend.status === 'regressed';
+    const message = `RTO ${report.measured.rtoSeconds ?? '?'}s is ${trend.increasePercent}% above its median of ${trend.medianSeconds}s over the last ${trend.basedOnRuns} passed runs`;
+    objectives.push({
+      name: `objective: RTO within ${trend.maxIncreasePercent}% of its median`,
+      milliseconds: 0,
+      ...(trend.status === 'insufficient history'
+        ? { outcome: { kind: 'skipped' as const, message: `not judged: ${trend.basedOnRuns} earlier passed runs, at least ${RTO_TREND_MINIMUM_RUNS} are needed` } }
+        : regressed
+          ? { outcome: trend.action === 'fail' ? { kind: 'failure' as const, type: 'objective', message } : undefined, output: `warning: ${message}` }
+          : {}),
+    });
+  }
   return [runCase, ...checks, ...objectives];
 }
 
 function renderCase(drill: string, entry: TestCase): string {
   const open = `    <testcase classname="firedrill.${xml(drill)}" name="${xml(entry.name)}" time="${seconds(entry.milliseconds)}"`;
-  if (!entry.outcome) return `${open}/>`;
-  const { kind, message, type } = entry.outcome;
-  const firstLine = message.split('\n')[0] ?? '';
-  const element =
-    kind === 'skipped'
-      ? `      <skipped message="${xml(firstLine)}"/>`
-      : `      <${kind} message="${xml(firstLine)}"${type ? ` type="${xml(type)}"` : ''}>${xml(message)}</${kind}>`;
-  return [`${open}>`, element, '    </testcase>'].join('\n');
+  if (!entry.outcome && entry.output === undefined) return `${open}/>`;
+  const elements: string[] = [];
+  if (entry.outcome) {
+    const { kind, message, type } = entry.outcome;
+    const firstLine = message.split('\n')[0] ?? '';
+    elements.push(
+      kind === 'skipped'
+        ? `      <skipped message="${xml(firstLine)}"/>`
+        : `      <${kind} message="${xml(firstLine)}"${type ? ` type="${xml(type)}"` : ''}>${xml(message)}</${kind}>`,
+    );
+  }
+  if (entry.output !== undefined) elements.push(`      <system-out>${xml(entry.output)}</system-out>`);
+  return [`${open}>`, ...elements, '    </testcase>'].join('\n');
 }
 
 function seconds(milliseconds: number): string {

@@ -1,4 +1,4 @@
-import type { ObjectiveRecord, Report } from './report.ts';
+import type { ObjectiveRecord, Report, RtoTrend } from './report.ts';
 import { formatDuration } from '../config/duration.ts';
 
 /**
@@ -46,6 +46,47 @@ export function judgeObjective(limitMs: number | undefined, measuredSeconds: num
   const limitSeconds = limitMs / 1000;
   const status = measuredSeconds === null ? 'not measured' : measuredSeconds <= limitSeconds ? 'met' : 'missed';
   return { limit: formatDuration(limitMs), limitSeconds, measuredSeconds, status };
+}
+
+/** How many earlier passed runs the RTO median is over, and how few make one worth judging. */
+export const RTO_TREND_RUNS = 10;
+export const RTO_TREND_MINIMUM_RUNS = 3;
+
+/**
+ * This run's RTO against the median of the drill's last passed runs: a
+ * restore that slowly got twice as slow is a finding long before it misses
+ * the objective. The median, not the mean, so one slow run (a busy host)
+ * does not hide the next regression. Runs that did not pass are left out:
+ * their RTO is unmeasured or measures a failure.
+ */
+export function judgeRtoTrend(rtoSeconds: number | null, earlierPassedRtoSeconds: number[], settings: { maxIncreasePercent: number; action: 'warn' | 'fail' }): RtoTrend {
+  const { maxIncreasePercent, action } = settings;
+  const recent = earlierPassedRtoSeconds.slice(0, RTO_TREND_RUNS);
+  const medianSeconds = rtoMedian(recent);
+  const increasePercent = rtoSeconds !== null && medianSeconds !== null && medianSeconds > 0 ? Math.round(((rtoSeconds - medianSeconds) / medianSeconds) * 1000) / 10 : null;
+  const status: RtoTrend['status'] =
+    rtoSeconds === null ? 'not measured' : medianSeconds === null ? 'insufficient history' : increasePercent !== null && increasePercent > maxIncreasePercent ? 'regressed' : 'ok';
+  return { medianSeconds, basedOnRuns: recent.length, increasePercent, maxIncreasePercent, action, status };
+}
+
+/** The median of the newest RTO_TREND_RUNS passed runs' RTOs (newest first), or null with fewer than 3. */
+export function rtoMedian(passedRtoSeconds: number[]): number | null {
+  const recent = passedRtoSeconds.slice(0, RTO_TREND_RUNS);
+  return recent.length >= RTO_TREND_MINIMUM_RUNS ? round(median(recent)) : null;
+}
+
+/** `RTO 30s is 150% above its median of 12s over the last 10 passed runs (threshold 50%)`. */
+export function describeRtoRegression(rtoSeconds: number, trend: RtoTrend): string {
+  return (
+    `RTO ${formatDuration(rtoSeconds * 1000)} is ${trend.increasePercent}% above its median of ${formatDuration((trend.medianSeconds ?? 0) * 1000)} ` +
+    `over the last ${trend.basedOnRuns} passed runs (objectives.rtoRegression allows ${trend.maxIncreasePercent}%)`
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function round(seconds: number): number {

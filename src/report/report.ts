@@ -98,4 +98,41 @@ export interface Report {
   error?: { kind: string; message: string; phase?: string };
   /** The retention policy applied after this run's backup: what it removed, and what it could not. */
   retention?: { policy: string; removed: string[]; problems: string[] };
+  /** What is worth knowing but did not fail the run (an RTO regression under `action: warn`), each a sentence. */
+  warnings?: string[];
+  /** The RTO against the drill's own history (objectives.rtoRegression). */
+  trend?: { rto: RtoTrend };
+  /** What each configured notifier did with this report. A failed notification never changes `status`. */
+  notifications?: NotificationRecord[];
 }
+
+export interface RtoTrend {
+  /** Median RTO of the last passed runs before this one; null with too little history. */
+  medianSeconds: number | null;
+  /** How many passed runs the median is over (at most 10). */
+  basedOnRuns: number;
+  /** This run's RTO above the median, in percent (negative when faster); null when either is unknown. */
+  increasePercent: number | null;
+  /** The configured threshold. */
+  maxIncreasePercent: number;
+  /** What a regression does (objectives.rtoRegression.action): a warning, or a failed drill. */
+  action: 'warn' | 'fail';
+  /** `regressed`: above the threshold. `insufficient history`: fewer than 3 passed runs before this one. */
+  status: 'ok' | 'regressed' | 'insufficient history' | 'not measured';
+}
+
+/** One notification: who (described without secrets), why, and how it went. */
+export interface NotificationRecord {
+  /** `email to oncall@example.com`, `webhook (slack) from env SLACK_WEBHOOK_URL`. */
+  notifier: string;
+  type: string;
+  /** The event that triggered it: failure, recovery or success. */
+  event: NotificationEvent;
+  status: 'sent' | 'failed';
+  attempts: number;
+  /** For a failure: what went wrong and what to do. */
+  message?: string;
+}
+
+/** failure: the run did not pass (failed or error). recovery: it passed after one that did not. success: it passed. */
+export type NotificationEvent = 'failure' | 'recovery' | 'success';

@@ -13,6 +13,8 @@ import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } fr
 import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 import { DurableFileWriter } from './durable-file.ts';
 import { writeFileAtomically } from '../atomic-file.ts';
+import { mapLimited } from '../concurrency.ts';
+import { isId } from '../drill/ids.ts';
 
 /**
  * Written when a backup starts, kept alive while it is written, removed at its
@@ -199,19 +201,41 @@ export class LocalRepository implements Repository {
       throw new RepositoryError(`cannot list run results in ${directory}: ${errorMessage(error)}`, { cause: error });
     });
     // A result that cannot be read fails the listing: retention must not judge from part of the history.
-    const results = await Promise.all(
-      names
-        .filter((name) => name.endsWith('.json'))
-        .map(async (name) => {
-          const path = join(directory, name);
-          try {
-            return parseRunResult(await readFile(path, 'utf8'));
-          } catch (error) {
-            throw new RepositoryError(`cannot read the run result ${path}: ${errorMessage(error)}`, { cause: error });
-          }
-        }),
+    const results = await mapLimited(
+      names.filter((name) => name.endsWith('.json')),
+      16,
+      async (name) => {
+        const path = join(directory, name);
+        try {
+          return parseRunResult(await readFile(path, 'utf8'));
+        } catch (error) {
+          throw new RepositoryError(`cannot read the run result ${path}: ${errorMessage(error)}`, { cause: error });
+        }
+      },
     );
     return results.filter((result) => result !== undefined);
+  }
+
+  async listRunIds(drill: string): Promise<string[]> {
+    const directory = join(this.#drillDirectory(drill), RUN_RESULTS_DIRECTORY);
+    const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw new RepositoryError(`cannot list run results in ${directory}: ${errorMessage(error)}`, { cause: error });
+    });
+    return names
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => name.slice(0, -'.json'.length))
+      .filter(isId);
+  }
+
+  async readRunResult(drill: string, runId: string): Promise<string> {
+    assertSafeName(runId, 'run id');
+    const path = join(this.#drillDirectory(drill), RUN_RESULTS_DIRECTORY, `${runId}.json`);
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      throw new RepositoryError(`cannot read the run result ${path} in ${this.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
   }
 
   async listForeignObjects(prefix: string, accept: (key: string) => boolean = () => true): Promise<ForeignObject[]> {

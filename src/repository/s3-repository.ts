@@ -6,6 +6,8 @@ import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository
 import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
 import { secretSchema, timeoutSchema } from '../config/common.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
+import { mapLimited } from '../concurrency.ts';
+import { isId } from '../drill/ids.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
@@ -281,6 +283,21 @@ export class S3Repository implements Repository {
     return results.filter((result) => result !== undefined);
   }
 
+  async listRunIds(drill: string): Promise<string[]> {
+    const prefix = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/`;
+    return (await this.#objectsUnder(prefix))
+      .map((object) => (object.Key as string).slice(prefix.length))
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => name.slice(0, -'.json'.length))
+      .filter(isId);
+  }
+
+  async readRunResult(drill: string, runId: string): Promise<string> {
+    assertSafeName(runId, 'run id');
+    const key = `${this.#drillPrefix(drill)}${RUN_RESULTS_DIRECTORY}/${runId}.json`;
+    return this.#send('GetObject', key, () => this.#readText(key));
+  }
+
   async listForeignObjects(prefix: string, accept: (key: string) => boolean = () => true): Promise<ForeignObject[]> {
     const fullPrefix = `${this.#config.prefix}${prefix}`;
     const keep = (object: _Object) => object.Key !== undefined && !object.Key.endsWith('/') && accept(object.Key.slice(this.#config.prefix.length));
@@ -467,18 +484,4 @@ class S3BackupWriter implements BackupWriter {
     }
     await this.#repository.deleteKeys(await this.#repository.keysUnder(this.#prefix));
   }
-}
-
-/** Runs `work` over `items` with at most `limit` at a time, keeping their order. */
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }

@@ -60,9 +60,10 @@ describe('JUnit, metrics file and Pushgateway', () => {
 
     const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' });
     const junit = parser.parse(await readFile(join(workspace.directory, 'out/junit.xml'), 'utf8')) as {
-      testsuites: { testsuite: { name: string; tests: string; failures: string; errors: string } };
+      testsuites: { testsuite: { name: string; tests: string; failures: string; errors: string; skipped: string } };
     };
-    expect(junit.testsuites.testsuite).toMatchObject({ name: 'orders', tests: '6', failures: '0', errors: '0' });
+    // The run, 3 checks, RTO and RPO, and the RTO trend (skipped: no earlier runs to judge it by).
+    expect(junit.testsuites.testsuite).toMatchObject({ name: 'orders', tests: '7', failures: '0', errors: '0', skipped: '1' });
 
     const firstMetrics = await readFile(join(workspace.directory, 'out/firedrill.prom'), 'utf8');
     expect(samples(firstMetrics, 'firedrill_drill_status')).toEqual(['firedrill_drill_status{drill="orders"} 1']);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -167,6 +167,18 @@ describe('an s3 repository with zstd and age', () => {
     expect(truncated.status).toBe('failed');
     expect(truncated.error?.message).toContain(`stored ${original.length - 100} bytes`);
     expect(truncated.error?.message).toContain(`manifest recorded ${original.length} bytes`);
+
+    // History lives with the backups: without this machine's reports, the bucket still has these three runs (and earlier tests').
+    await rm(join(context.workspace.directory, 'var/reports'), { recursive: true, force: true });
+    const history = JSON.parse((await context.workspace.run(['history', 'orders', '--json', '--last', '3'], env)).stdout) as { runs: { runId: string; status: string }[] };
+    expect(history.runs).toEqual([
+      expect.objectContaining({ runId: truncated.runId, status: 'failed' }),
+      expect.objectContaining({ runId: modified.runId, status: 'failed' }),
+      expect.objectContaining({ runId: first.runId, status: 'passed' }),
+    ]);
+    const rendered = await context.workspace.run(['report', modified.runId, '--out', '-'], env);
+    expect(rendered.code, rendered.stderr).toBe(0);
+    expect(rendered.stdout).toContain('data-status="failed"');
   });
 
   it('never shows the age identity or the S3 secret key: not in trace logs, reports, stored objects or any command line', async () => {

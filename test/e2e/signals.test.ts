@@ -82,7 +82,9 @@ describe('a run interrupted by SIGTERM while pg_dump is still writing', () => {
     expect(report.status).toBe('aborted');
     expect(report.error?.phase).toBe('backup.dump');
     expect(report.backup).toBeUndefined();
-    expect(await readdir(join(context.workspace.directory, 'var/backups/orders'))).toEqual([]);
+    // No partial backup: only the run's report is kept beside the backups, so history shows the aborted run.
+    expect(await readdir(join(context.workspace.directory, 'var/backups/orders'))).toEqual(['reports']);
+    expect(await readdir(join(context.workspace.directory, 'var/backups/orders/reports'))).toEqual([`${report.runId}.json`]);
     expect(await processesMentioning(sleeper)).toEqual([]);
   });
 });

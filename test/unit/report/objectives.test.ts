@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeObjective, measure } from '../../../src/report/objectives.ts';
+import { judgeObjective, judgeRtoTrend, measure, rtoMedian } from '../../../src/report/objectives.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -75,5 +75,36 @@ describe('judgeObjective', () => {
 
   it('is undefined when the drill sets no limit', () => {
     expect(judgeObjective(undefined, 42)).toBeUndefined();
+  });
+});
+
+describe('judgeRtoTrend', () => {
+  const settings = { maxIncreasePercent: 50, action: 'warn' as const };
+
+  it('compares the RTO with the median of the last 10 passed runs, newest first', () => {
+    // 12 earlier runs: only the newest 10 count, so the two slow old ones do not raise the median.
+    const earlier = [10, 12, 11, 10, 9, 13, 10, 11, 12, 10, 100, 100];
+
+    const trend = judgeRtoTrend(16, earlier, settings);
+
+    expect(trend).toEqual({ medianSeconds: 10.5, basedOnRuns: 10, increasePercent: 52.4, maxIncreasePercent: 50, action: 'warn', status: 'regressed' });
+  });
+
+  it('is not a regression at or below the threshold, nor when faster', () => {
+    expect(judgeRtoTrend(15, [10, 10, 10], settings)).toMatchObject({ increasePercent: 50, status: 'ok' });
+    expect(judgeRtoTrend(5, [10, 10, 10], settings)).toMatchObject({ increasePercent: -50, status: 'ok' });
+  });
+
+  it('judges nothing from fewer than 3 earlier passed runs', () => {
+    expect(judgeRtoTrend(100, [10, 10], settings)).toMatchObject({ medianSeconds: null, basedOnRuns: 2, increasePercent: null, status: 'insufficient history' });
+  });
+
+  it('says so when this run has no RTO (it never got verified)', () => {
+    expect(judgeRtoTrend(null, [10, 10, 10], settings)).toMatchObject({ medianSeconds: 10, status: 'not measured' });
+  });
+
+  it('takes the median, so one slow earlier run does not hide a regression', () => {
+    expect(rtoMedian([10, 10, 500])).toBe(10);
+    expect(rtoMedian([10, 20, 30, 40])).toBe(25);
   });
 });
