@@ -256,6 +256,8 @@ export interface StartedSandbox {
   /** `local cluster PostgreSQL 15.18 in /tmp/firedrill-sandbox-x1y2`: for reports and messages. */
   readonly description: string;
   readonly serverVersion: string;
+  /** The container image, for sandboxes that run one. */
+  readonly image?: string;
   /** A superuser connection to `database` inside the sandbox. */
   connection(database: string): PostgresConnection;
   /** A libpq URL a person can connect with, password included: printed only on request (`firedrill restore --keep`). */

@@ -79,7 +79,9 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     restoredOk = true;
     restoreFacts = {
       ...restoreFacts,
-      ...(restored.sandbox ? { description: restored.sandbox.description, serverVersion: restored.sandbox.serverVersion } : {}),
+      ...(restored.sandbox
+        ? { description: restored.sandbox.description, serverVersion: restored.sandbox.serverVersion, ...(restored.sandbox.image ? { image: restored.sandbox.image } : {}) }
+        : {}),
       targets: restored.targets.map((target) => ({ name: target.record.name, into: target.sandbox?.description ?? 'a throwaway directory' })),
     };
     await context.phase('checks', () => runChecks(context, checks, restored.targets, checkResults));

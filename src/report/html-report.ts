@@ -295,7 +295,7 @@ function restoreFacts(report: Report): Markup {
     : restore.description
       ? fact('Restored into', restore.description, true)
       : NOTHING;
-  return html`<h3>Restore</h3><dl class="facts" data-testid="restore">${fact('Sandbox', restore.sandbox)}${fact('Sandbox server', restore.serverVersion ?? 'unknown')}${fact('Jobs', restore.jobs)}${into}</dl>`;
+  return html`<h3>Restore</h3><dl class="facts" data-testid="restore">${fact('Sandbox', restore.sandbox)}${fact('Sandbox server', restore.serverVersion ?? 'unknown')}${restore.image ? fact('Image', restore.image) : NOTHING}${fact('Jobs', restore.jobs)}${into}</dl>`;
 }
 
 function notificationsSection(report: Report): Markup {

@@ -91,6 +91,8 @@ export interface Report {
     /** The first database target's sandbox. */
     description?: string;
     serverVersion?: string;
+    /** The container image of a Docker sandbox. */
+    image?: string;
     jobs: number;
     /** Where each target was restored: a sandbox's description, or "a throwaway directory" for files. */
     targets?: { name: string; into: string }[];

@@ -145,6 +145,7 @@ export class DockerSandbox implements Sandbox {
     return {
       id,
       description,
+      image,
       serverVersion: serverVersion.version,
       connection,
       connectionUrl: (database) =>

@@ -87,6 +87,7 @@ function report(status: RunStatus, overrides: Partial<Report> = {}): Report {
       jobs: 4,
       description: 'docker container 2e5157cab49d (postgres:16, PostgreSQL 16.4 (Debian 16.4-1.pgdg120+1))',
       serverVersion: '16.4 (Debian 16.4-1.pgdg120+1)',
+      image: 'postgres:16',
       targets: [{ name: 'source', into: 'docker container 2e5157cab49d (postgres:16, PostgreSQL 16.4)' }],
     },
     trend: { rto: { medianSeconds: 108, basedOnRuns: 10, increasePercent: failed ? 15.7 : 1.9, maxIncreasePercent: 50, action: 'warn', status: 'ok' } },

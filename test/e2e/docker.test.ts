@@ -32,6 +32,7 @@ describeWithDocker('the docker sandbox', () => {
       ['data is fresh', 'passed'],
     ]);
     expect(report.restore?.description).toMatch(new RegExp(`^docker container [0-9a-f]{12} \\(${SANDBOX_IMAGE}, PostgreSQL \\d+`));
+    expect(report.restore?.image).toBe(SANDBOX_IMAGE);
     for (const phase of ['restore.sandbox', 'restore.prepare', 'restore.copy', 'restore.load']) {
       expect(report.phases.map((recorded) => recorded.name)).toContain(phase);
     }

@@ -55,7 +55,7 @@ function passedReport(overrides: Partial<Report> = {}): Report {
       ],
       targets: [{ name: 'source', engine: 'postgres', source: 'postgres://app@db:5432/shop', serverVersion: '16.4', tool: 'pg_dump', toolVersion: '16.4' }],
     },
-    restore: { sandbox: 'docker', jobs: 2, description: 'docker container 2e5157cab49d (postgres:16, PostgreSQL 16.4)', serverVersion: '16.4' },
+    restore: { sandbox: 'docker', jobs: 2, description: 'docker container 2e5157cab49d (postgres:16, PostgreSQL 16.4)', serverVersion: '16.4', image: 'postgres:16' },
     ...overrides,
   };
 }
@@ -205,6 +205,7 @@ describe('renderHtmlReport', () => {
       expect(facts).toContain(expected);
     }
     expect(facts).toMatch(/Encrypted<\/dt><dd>yes/);
+    expect(facts).toMatch(/Image<\/dt><dd>postgres:16<\/dd>/);
     expect(facts).toMatch(/Compression<\/dt><dd>zstd, none/);
   });
 
