@@ -331,3 +331,37 @@ export interface Reporter {
   readonly name: string;
   publish(report: Report): Promise<void>;
 }
+
+// ---------------------------------------------------------------- the scheduler service
+
+/** One drill as the scheduler service sees it, for the dashboard, the API and /metrics. */
+export interface ScheduledDrill {
+  drill: string;
+  /** The cron expression; undefined for drills run only on demand. */
+  schedule: string | undefined;
+  /** The timezone the schedule is read in. */
+  timezone: string;
+  nextRunAt: Date | undefined;
+  /** idle, queued behind the concurrency limit, or running here. */
+  activity: 'idle' | 'queued' | 'running';
+  /** The run id of the queued or running run. */
+  runId?: string | undefined;
+}
+
+/** What an on-demand run request (`POST /api/drills/:name/run`) came to. */
+export type RunRequestOutcome =
+  | { outcome: 'accepted'; runId: string; queued: boolean }
+  | { outcome: 'unknown drill' }
+  | { outcome: 'already running'; runId: string | undefined; where: 'here' | 'another replica' }
+  | { outcome: 'shutting down' };
+
+/** The running scheduler, as the HTTP server reads and drives it. */
+export interface SchedulerView {
+  /** Config loaded and every task scheduled: what /readyz answers. */
+  readonly ready: boolean;
+  drills(): ScheduledDrill[];
+  queueLength(): number;
+  runningCount(): number;
+  /** Queues an on-demand run of a drill, unless it is unknown, queued or running (here or, with coordination, elsewhere). */
+  requestRun(drill: string): Promise<RunRequestOutcome>;
+}

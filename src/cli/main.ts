@@ -19,6 +19,7 @@ import { repairCommand } from './commands/repair.ts';
 import { pruneCommand, type PruneFlags } from './commands/prune.ts';
 import { historyCommand, type HistoryFlags } from './commands/history.ts';
 import { reportCommand, type ReportFlags } from './commands/report.ts';
+import { serveCommand } from './commands/serve.ts';
 
 /**
  * The command line: parses arguments, calls the library, prints, and exits.
@@ -150,6 +151,12 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--dry-run', 'show what would be removed, remove nothing')
     .action(async (names: string[], flags: PruneFlags) => {
       exitCode = await pruneCommand(names, flags, global(), output);
+    });
+  program
+    .command('serve')
+    .description('run drills on their schedules, and serve the dashboard, the API and /metrics (SIGHUP reloads the config, SIGTERM stops)')
+    .action(async () => {
+      exitCode = await serveCommand(global(), output, abort.signal);
     });
   program
     .command('demo')

@@ -15,6 +15,19 @@ export function durationSchema(description: string) {
     .describe(description);
 }
 
+/** An IANA timezone name the runtime knows (`UTC`, `Europe/Berlin`): cron schedules are read in it. */
+export const timezoneSchema = z.string().refine(
+  (name) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: name });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected an IANA timezone name, e.g. UTC, Europe/Berlin or America/New_York' },
+);
+
 /** Timers and PostgreSQL's timeouts hold at most 2^31-1 milliseconds, about 24 days. */
 const LONGEST_TIMEOUT_MS = 2_147_483_647;
 

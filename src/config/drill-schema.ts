@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notifyConfigSchema } from '../notify/registry.ts';
 import { validateDetailed } from 'node-cron';
-import { durationSchema, nameSchema, positiveIntegerSchema, secretSchema, timeoutSchema } from './common.ts';
+import { durationSchema, nameSchema, positiveIntegerSchema, secretSchema, timeoutSchema, timezoneSchema } from './common.ts';
 import { sourceConfigSchema } from '../engines/registry.ts';
 import { checkConfigSchema, checkTargetProblem } from '../checks/registry.ts';
 import type { TargetType } from '../interfaces.ts';
@@ -206,6 +206,7 @@ export const drillSchema = z
           'only complete backups count, and the newest backup that passed a drill is always kept. (Default: keep every backup)',
       ),
     schedule: scheduleSchema.optional(),
+    timezone: timezoneSchema.optional().describe('Timezone this drill\'s schedule is read in. (Default: scheduler.timezone, else the host\'s)'),
     notify: z
       .array(notifyConfigSchema)
       .default([])

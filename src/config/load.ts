@@ -36,6 +36,10 @@ export interface RunnerConfig {
   logLevel: RunnerFile['logging']['level'];
   /** The mail server for email notifiers; undefined when not configured. */
   smtp: RunnerFile['smtp'];
+  /** `firedrill serve`: its HTTP server, its scheduler, and the coordination of several replicas. */
+  server: RunnerFile['server'];
+  scheduler: RunnerFile['scheduler'];
+  coordination: RunnerFile['coordination'];
 }
 
 export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
@@ -131,6 +135,9 @@ export async function loadRunnerConfig(path: string | undefined, options: LoadOp
     reportsDirectory: resolve(resolved.cwd, parsed.reports.dir),
     logLevel: parsed.logging.level,
     smtp: parsed.smtp,
+    server: parsed.server,
+    scheduler: parsed.scheduler,
+    coordination: parsed.coordination,
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { durationSchema, nameSchema, secretSchema, timezoneSchema } from './common.ts';
 import { smtpConfigSchema } from '../notify/email-notifier.ts';
-import { nameSchema } from './common.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { repositoryConfigSchema } from '../repository/registry.ts';
 import { BUILT_IN_SANDBOXES, sandboxConfigSchema } from '../sandbox/registry.ts';
@@ -40,6 +40,37 @@ export const runnerConfigSchema = z
       .prefault({})
       .describe('Where run reports are written.'),
     smtp: smtpConfigSchema.optional().describe('The mail server for email notifications (drills\' notify: type email). (Default: none; email notifiers are a config error without it)'),
+    server: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1').describe('Address `firedrill serve` listens on. Keep it on loopback unless a proxy or a network boundary protects it. (Default: 127.0.0.1)'),
+        port: z.int().min(0).max(65535).default(9750).describe('Port of the dashboard, the API, /metrics and the health checks; 0 picks a free one. (Default: 9750)'),
+        token: secretSchema
+          .optional()
+          .describe('Bearer token that POST /api/drills/<name>/run requires, as a secret reference. (Default: none: on-demand runs over HTTP are disabled)'),
+      })
+      .prefault({})
+      .describe('The HTTP server of `firedrill serve`.'),
+    scheduler: z
+      .strictObject({
+        timezone: timezoneSchema
+          .optional()
+          .describe("Timezone drills' schedules are read in, unless a drill sets its own, e.g. UTC or Europe/Berlin. (Default: the host's)"),
+        concurrency: z.int().min(1).default(1).describe('How many drills run at once; further fires wait, in order. (Default: 1)'),
+        maxRandomDelay: durationSchema('Up to this much random delay before each scheduled run, so drills with the same schedule do not start on the same second. (Default: 0s)').default(0),
+        shutdownGrace: durationSchema(
+          'On SIGTERM or SIGINT, how long running drills may take to finish before they are aborted (their sandboxes removed, status aborted). (Default: 30s)',
+        ).default(30_000),
+      })
+      .prefault({})
+      .describe('How `firedrill serve` runs drills that have a schedule.'),
+    coordination: z
+      .strictObject({
+        postgres: secretSchema.describe(
+          'A PostgreSQL connection URL (a secret reference: it holds a password) shared by every replica: each scheduled fire of a drill then runs exactly once across them, and a drill never runs on two at once.',
+        ),
+      })
+      .optional()
+      .describe('Several `firedrill serve` replicas with the same config. (Default: none: every replica runs every fire)'),
     logging: z
       .strictObject({
         level: z
@@ -76,6 +107,6 @@ export const runnerConfigSchema = z
     },
     { when: () => true },
   )
-  .describe('firedrill runner configuration: repositories, sandboxes, defaults, reports, smtp and logging.');
+  .describe('firedrill runner configuration: repositories, sandboxes, defaults, reports, smtp, the scheduler service and logging.');
 
 export type RunnerFile = z.output<typeof runnerConfigSchema>;

@@ -2,7 +2,7 @@ import type { Logger } from '../logger.ts';
 import type { Reporter, Repository } from '../interfaces.ts';
 import type { DrillConfig, RunnerConfig } from '../config/load.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import type { NotificationRecord, Report } from '../report/report.ts';
+import type { NotificationRecord, Report, RunTrigger } from '../report/report.ts';
 import { RepositoryError, errorMessage } from '../errors.ts';
 import { readTrendWindow } from '../report/history.ts';
 import { HISTORY_STRIP_RUNS, renderHtmlReport } from '../report/html-report.ts';
@@ -40,12 +40,16 @@ export interface RunDrillOptions {
   reporters?: Reporter[];
   /** The clock; tests replace it. */
   clock?: () => Date;
+  /** The run's id, when the caller names it before the run starts (the scheduler, to answer for a queued run). */
+  runId?: string | undefined;
+  /** What started the run, for the report. (Default: the command line) */
+  trigger?: RunTrigger | undefined;
 }
 
 export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Promise<Report> {
   const clock = options.clock ?? (() => new Date());
   const startedAt = clock();
-  const runId = newId(startedAt);
+  const runId = options.runId ?? newId(startedAt);
   const logger = options.logger.child({ drill: drill.name, runId });
   const abort = new AbortController();
   const stopForwarding = onAbort(options.signal, () => abort.abort(options.signal?.reason));
@@ -123,6 +127,7 @@ export async function runDrill(drill: DrillConfig, options: RunDrillOptions): Pr
     reused: options.fromBackup !== undefined || drill.backup.existing !== undefined,
     madeElsewhere: drill.backup.existing !== undefined,
     earlierPassedRtoSeconds: history?.passedRtoSeconds,
+    trigger: options.trigger ?? { kind: 'cli' },
   });
   // Only after a backup this run took and committed: a failed backup never makes room by deleting older ones.
   if (repository && manifest && !options.fromBackup && !drill.backup.existing && drill.retention && !abort.signal.aborted) {

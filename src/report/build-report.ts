@@ -3,7 +3,7 @@ import type { Repository, TargetDescription } from '../interfaces.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { CheckResult } from '../drill/check-step.ts';
 import { manifestSha256, totalSizeBytes, type Manifest, type TargetRecord } from '../repository/manifest.ts';
-import { REPORT_SCHEMA_VERSION, type BackupFacts, type CheckRecord, type PhaseRecord, type Report, type RunStatus } from './report.ts';
+import { REPORT_SCHEMA_VERSION, type BackupFacts, type CheckRecord, type PhaseRecord, type Report, type RunStatus, type RunTrigger } from './report.ts';
 import { AbortedError, FiredrillError, errorMessage } from '../errors.ts';
 import { engineFor } from '../engines/registry.ts';
 import { describeRtoRegression, judgeObjective, judgeRtoTrend, measure } from './objectives.ts';
@@ -42,6 +42,7 @@ interface ReportInput {
   madeElsewhere: boolean;
   /** The RTOs of the drill's earlier passed runs, newest first; undefined when its history could not be read. */
   earlierPassedRtoSeconds?: number[] | undefined;
+  trigger?: RunTrigger | undefined;
 }
 
 function abortMessage(reason: unknown): string {
@@ -125,6 +126,7 @@ export function buildReport(input: ReportInput): Report {
     ...(manifest && input.repository ? { backup: backupFacts(manifest, input.repository, input.reused, input.madeElsewhere) } : {}),
     ...(input.restoreFacts ? { restore: input.restoreFacts } : {}),
     ...(error ? { error } : {}),
+    ...(input.trigger ? { trigger: input.trigger } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
     ...(trend ? { trend } : {}),
   };

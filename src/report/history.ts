@@ -102,6 +102,30 @@ export async function findReport(sources: HistorySources, drill: string, runId: 
   return { report: text === undefined ? undefined : parseReport(text, { drill, runId, where }, problems), problems };
 }
 
+/** A drill whose history may hold a run: its name and where its reports are. */
+export interface HistoryCandidate {
+  drill: string;
+  sources: HistorySources;
+}
+
+/**
+ * A run by id among several drills (a run id is unique across drills):
+ * every drill's local reports first (no request), then each repository.
+ */
+export async function findRunInDrills(candidates: HistoryCandidate[], runId: string): Promise<{ found: { report: Report; candidate: HistoryCandidate } | undefined; problems: string[] }> {
+  const problems: string[] = [];
+  for (const local of [true, false]) {
+    for (const candidate of candidates) {
+      if (!local && !candidate.sources.repository) continue;
+      const sources = local ? { reportsDirectory: candidate.sources.reportsDirectory } : candidate.sources;
+      const { report, problems: more } = await findReport(sources, candidate.drill, runId);
+      problems.push(...more);
+      if (report) return { found: { report, candidate }, problems };
+    }
+  }
+  return { found: undefined, problems };
+}
+
 async function* reportsNewestFirst(sources: HistorySources, drill: string, problems: string[], signal: AbortSignal | undefined): AsyncGenerator<Report> {
   const localDirectory = join(sources.reportsDirectory, drill);
   const local = new Set(await localRunIds(localDirectory, problems));

@@ -2,6 +2,7 @@ import type { BackupFacts, ObjectiveRecord, PhaseRecord, Report, RtoTrend } from
 import { formatBytes } from '../format-bytes.ts';
 import { formatDuration } from '../config/duration.ts';
 import { redactText } from '../redact.ts';
+import { Markup, NOTHING, html, type Content } from '../markup.ts';
 import { RTO_TREND_MINIMUM_RUNS } from './objectives.ts';
 
 /**
@@ -45,36 +46,6 @@ ${historySection(report, history)}
 `;
   // Messages come from errors, servers and notifiers: any secret that slipped into one is scrubbed, as in the JSON report.
   return redactText(document.text);
-}
-
-// ---------------------------------------------------------------- markup that escapes by default
-
-/** Markup built here. Anything else placed in `html` is text from the report, and is escaped. */
-class Markup {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-type Content = Markup | string | number | boolean | undefined | null | Content[];
-
-const NOTHING = new Markup('');
-
-function html(strings: TemplateStringsArray, ...values: Content[]): Markup {
-  return new Markup(strings.reduce((text, part, index) => text + (index > 0 ? contentText(values[index - 1]) : '') + part, ''));
-}
-
-function contentText(value: Content): string {
-  if (value instanceof Markup) return value.text;
-  if (Array.isArray(value)) return value.map(contentText).join('');
-  if (value === undefined || value === null || value === false || value === true) return '';
-  return escapeHtml(String(value));
-}
-
-function escapeHtml(text: string): string {
-  // Redacted before escaping too: once `&` or `<` in a secret is escaped, the pass over the whole document cannot find it.
-  return redactText(text).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
 }
 
 function section(testId: string, title: string, body: Content): Markup {

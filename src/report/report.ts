@@ -104,9 +104,13 @@ export interface Report {
   warnings?: string[];
   /** The RTO against the drill's own history (objectives.rtoRegression). */
   trend?: { rto: RtoTrend };
+  /** What started the run: the command line, a schedule (and the fire it was for), or the HTTP API. */
+  trigger?: RunTrigger;
   /** What each configured notifier did with this report. A failed notification never changes `status`. */
   notifications?: NotificationRecord[];
 }
+
+export type RunTrigger = { kind: 'cli' } | { kind: 'schedule'; scheduledFor: string } | { kind: 'api' };
 
 export interface RtoTrend {
   /** Median RTO of the last passed runs before this one; null with too little history. */

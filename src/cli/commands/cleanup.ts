@@ -1,12 +1,9 @@
 import type { Output } from '../output.ts';
 import { openSession, type GlobalOptions } from '../session.ts';
-import { UsageError, errorMessage } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { parseDuration } from '../../config/duration.ts';
-import { dockerClient, reapLeftoverContainers } from '../../docker/docker-client.ts';
-import { reapOrphanedClusters } from '../../sandbox/orphan-reaper.ts';
-import { LocalSandbox } from '../../sandbox/local-sandbox.ts';
+import { removeLeftovers } from '../../sandbox/leftovers.ts';
 import { EXIT } from '../exit-codes.ts';
-import { reapWorkDirectories } from '../../pipeline/work-directory.ts';
 
 export interface CleanupFlags {
   olderThan?: string;
@@ -23,27 +20,18 @@ export async function cleanupCommand(flags: CleanupFlags, global: GlobalOptions,
   if (olderThanMs === undefined) throw new UsageError(`--older-than "${flags.olderThan}" is not a duration (e.g. 30m, 6h, 2d)`);
   // What is removed is printed below: the reaper's own warnings would say it twice.
   const { runner, logger } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'error' });
-  let failed = false;
-
-  // Every configured local sandbox's directory, and the OS temp dir of the built-in one.
-  const directories = new Set<string | undefined>();
-  for (const [name, config] of Object.entries(runner.sandboxes)) {
-    if (config.type === 'local') directories.add(new LocalSandbox(name, config, runner).directory);
+  const removed = await removeLeftovers(runner, logger, { olderThanMs });
+  output.out(`local clusters: removed ${removed.clusters.length}`);
+  output.out(`work files: removed ${removed.workFiles.length}`);
+  if (removed.containers === undefined) {
+    output.out(`containers: skipped (${removed.containerSkip})`);
+    return EXIT.PASSED;
   }
-  let clusters = 0;
-  for (const directory of directories) clusters += (await reapOrphanedClusters(logger, directory)).length;
-  output.out(`local clusters: removed ${clusters}`);
-  output.out(`work files: removed ${(await reapWorkDirectories(logger)).length}`);
-
-  try {
-    const client = await dockerClient();
-    const { removed, problems } = await reapLeftoverContainers(client, logger, { olderThanMs });
-    for (const container of removed) output.out(`removed container ${container.id} (${container.role} of drill ${container.drill}, run ${container.runId}, created ${container.createdAt.toISOString()})`);
-    for (const problem of problems) output.err(`firedrill: ${problem}`);
-    failed = problems.length > 0;
-    output.out(`containers: removed ${removed.length}`);
-  } catch (error) {
-    output.out(`containers: skipped (${errorMessage(error)})`);
+  for (const container of removed.containers) {
+    output.out(`removed container ${container.id} (${container.role} of drill ${container.drill}, run ${container.runId}, created ${container.createdAt.toISOString()})`);
   }
+  for (const problem of removed.problems) output.err(`firedrill: ${problem}`);
+  output.out(`containers: removed ${removed.containers.length}`);
+  const failed = removed.problems.length > 0;
   return failed ? EXIT.ERROR : EXIT.PASSED;
 }

@@ -5,7 +5,7 @@ import type { Output } from '../output.ts';
 import { openSession, selectValidDrills, type GlobalOptions } from '../session.ts';
 import type { DrillConfig, RunnerConfig } from '../../config/load.ts';
 import { repositoryFor } from '../../repository/registry.ts';
-import { findReport, readRecentReports, readRunsUpTo, type HistorySources } from '../../report/history.ts';
+import { findRunInDrills, readRecentReports, readRunsUpTo, type HistoryCandidate, type HistorySources } from '../../report/history.ts';
 import { HISTORY_STRIP_RUNS, renderHtmlReport } from '../../report/html-report.ts';
 import { writeFileAtomically } from '../../atomic-file.ts';
 import { UsageError, errorMessage } from '../../errors.ts';
@@ -89,7 +89,7 @@ async function reportById(runner: RunnerConfig, drills: DrillConfig[], runId: st
   if (!isId(runId)) {
     throw new UsageError(`"${runId}" is not a run id (like 20261126T031500Z-3f9a1c) or "latest"; see firedrill history <drill>`);
   }
-  const candidates: { drill: string; sources: HistorySources }[] = drills.map((drill) => ({ drill: drill.name, sources: sourcesFor(runner, drill) }));
+  const candidates: HistoryCandidate[] = drills.map((drill) => ({ drill: drill.name, sources: sourcesFor(runner, drill) }));
   if (named === undefined) {
     const configured = new Set(drills.map((drill) => drill.name));
     const local = await readdir(runner.reportsDirectory, { withFileTypes: true }).catch(() => []);
@@ -97,17 +97,8 @@ async function reportById(runner: RunnerConfig, drills: DrillConfig[], runId: st
       if (entry.isDirectory() && !configured.has(entry.name)) candidates.push({ drill: entry.name, sources: { reportsDirectory: runner.reportsDirectory } });
     }
   }
-  // Every local copy first (no request), then each drill's repository.
-  const problems: string[] = [];
-  for (const local of [true, false]) {
-    for (const candidate of candidates) {
-      const sources = local ? { reportsDirectory: candidate.sources.reportsDirectory } : candidate.sources;
-      if (!local && !sources.repository) continue;
-      const found = await findReport(sources, candidate.drill, runId);
-      if (found.report) return { report: found.report, sources: candidate.sources };
-      problems.push(...found.problems);
-    }
-  }
+  const { found, problems } = await findRunInDrills(candidates, runId);
+  if (found) return { report: found.report, sources: found.candidate.sources };
   const where = named ? `drill "${named}"` : 'any drill';
   const why = problems.length > 0 ? ` (and: ${problems.join('; ')})` : '';
   throw new UsageError(`no report of run ${runId} in ${where}${why}; see firedrill history <drill> for run ids`);

@@ -67,7 +67,7 @@ restore: { privileges: maybe }
     await folder.write('drills/orders.yaml', `${VALID_SOURCE}zzz: 1\n`);
 
     const [line] = await folder.problemLines('orders');
-    expect(line).toMatch(/^drills\/orders\.yaml: zzz: unknown key \(expected one of: name, description, source, targets, backup, restore, checks, objectives, retention, schedule, notify\)$/);
+    expect(line).toMatch(/^drills\/orders\.yaml: zzz: unknown key \(expected one of: name, description, source, targets, backup, restore, checks, objectives, retention, schedule, timezone, notify\)$/);
   });
 
   it('rejects an unsupported check type and lists the supported ones', async () => {
