@@ -353,7 +353,9 @@ export type RunRequestOutcome =
   | { outcome: 'accepted'; runId: string; queued: boolean }
   | { outcome: 'unknown drill' }
   | { outcome: 'already running'; runId: string | undefined; where: 'here' | 'another replica' }
-  | { outcome: 'shutting down' };
+  | { outcome: 'shutting down' }
+  /** The coordination database did not answer: whether the drill runs elsewhere is unknown. */
+  | { outcome: 'unavailable'; reason: string };
 
 /** The running scheduler, as the HTTP server reads and drives it. */
 export interface SchedulerView {

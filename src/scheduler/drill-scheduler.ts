@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { Logger } from '../logger.ts';
 import type { RunRequestOutcome, ScheduledDrill, SchedulerView } from '../interfaces.ts';
@@ -12,14 +13,18 @@ import { TASK_NAME_PREFIX, type DrillLock, type PostgresRunCoordinator } from '.
 /**
  * The drills of `firedrill serve`: one node-cron task per drill with a
  * schedule, and a queue in front of the drills so that at most
- * `scheduler.concurrency` run at once (further fires wait, in order).
+ * `scheduler.concurrency` run at once (further runs wait, in order).
  *
- * A drill is never queued or run twice at once: a fire that finds it busy is
- * skipped (node-cron's `noOverlap` within this process, the coordinator's
- * drill lock across replicas). Shutdown stops the fires, drops what is
- * queued, lets running drills finish within the grace period and then
- * aborts them: their runs release everything and report `aborted`.
+ * A drill is never queued or run twice at once: a fire or request that finds
+ * it busy is skipped (here: `#active`; across replicas: the coordinator's
+ * drill lock, held from queueing until the run ends). Shutdown stops the
+ * fires, aborts what is queued (each gets an `aborted` report, so no
+ * accepted run goes unanswered), lets running drills finish within the
+ * grace period and then aborts them: their runs release everything and
+ * report `aborted`.
  */
+
+const SHUTTING_DOWN = 'the service is shutting down';
 
 interface ActiveRun {
   drill: string;
@@ -27,7 +32,7 @@ interface ActiveRun {
   trigger: RunTrigger;
   state: 'queued' | 'running';
   controller: AbortController;
-  /** Releases the cross-replica drill lock of an on-demand run (scheduled fires release theirs through node-cron's onComplete). */
+  /** The cross-replica drill lock, released when the run ends. */
   unlock: DrillLock | undefined;
   finished: Promise<void>;
   start: () => void;
@@ -48,6 +53,8 @@ export class DrillScheduler implements SchedulerView {
   readonly #tasks = new Map<string, ScheduledTask>();
   readonly #active = new Map<string, ActiveRun>();
   readonly #waiting: ActiveRun[] = [];
+  /** Random start delays under way: cut short (the fire dropped) on shutdown. */
+  readonly #delays = new Set<() => void>();
   #started = false;
   #stopping = false;
 
@@ -62,6 +69,10 @@ export class DrillScheduler implements SchedulerView {
     return this.#started && !this.#stopping;
   }
 
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   get runner(): RunnerConfig {
     return this.#runner;
   }
@@ -71,19 +82,24 @@ export class DrillScheduler implements SchedulerView {
   }
 
   start(): void {
+    if (this.#stopping || this.#tasks.size > 0) return;
     for (const drill of this.#drills) {
       if (!drill.schedule) continue;
-      const timezone = this.#timezoneOf(drill);
       const task = createTask(drill.schedule, (context) => this.#fire(drill.name, context.date), {
         name: `${TASK_NAME_PREFIX}${drill.name}`,
-        timezone,
+        timezone: this.#timezoneOf(drill),
         noOverlap: true,
-        maxRandomDelay: this.#runner.scheduler.maxRandomDelay,
+        // The random delay is this scheduler's (#fire): node-cron's cannot be cut short on shutdown.
+        maxRandomDelay: 0,
         ...(this.#coordinator ? { distributed: true, runCoordinator: this.#coordinator } : {}),
         logger: cronLogger(this.#logger.child({ drill: drill.name })),
       });
       task.on('execution:overlap', () => this.#logger.warn({ drill: drill.name }, 'fire skipped: the previous run of this drill is still going'));
       task.on('execution:missed', (context) => this.#logger.warn({ drill: drill.name, missed: context.date }, 'a fire was missed (the process was busy or asleep)'));
+      task.on('execution:skipped', (context) => {
+        if (context.reason === 'coordinator-error') this.#logger.error({ drill: drill.name, fire: context.date }, 'fire skipped: the coordination database did not answer');
+      });
+      // Synchronous for a task in this process; the promise type is for node-cron's background tasks.
       void task.start();
       this.#tasks.set(drill.name, task);
     }
@@ -92,9 +108,10 @@ export class DrillScheduler implements SchedulerView {
     this.#logger.info({ scheduled, onDemandOnly: this.#drills.length - scheduled.length }, `scheduling ${scheduled.length} drill(s)`);
   }
 
-  /** New config (SIGHUP): new tasks from now on; runs already queued or running finish with the config they started with. */
-  async reload(runner: RunnerConfig, drills: DrillConfig[]): Promise<void> {
-    await this.#stopTasks();
+  /** New config (SIGHUP): new tasks from now on; a run already queued or running keeps going, and one that starts later uses the new drill config. */
+  reload(runner: RunnerConfig, drills: DrillConfig[]): void {
+    if (this.#stopping) return;
+    this.#stopTasks();
     this.#runner = runner;
     this.#drills = drills;
     this.start();
@@ -103,12 +120,11 @@ export class DrillScheduler implements SchedulerView {
   drills(): ScheduledDrill[] {
     return this.#drills.map((drill) => {
       const active = this.#active.get(drill.name);
-      const next = this.#tasks.get(drill.name)?.getNextRun();
       return {
         drill: drill.name,
         schedule: drill.schedule,
         timezone: this.#timezoneOf(drill),
-        nextRunAt: next ?? undefined,
+        nextRunAt: this.#tasks.get(drill.name)?.getNextRun() ?? undefined,
         activity: active?.state ?? 'idle',
         runId: active?.runId,
       };
@@ -128,66 +144,114 @@ export class DrillScheduler implements SchedulerView {
     if (!this.#drills.some((drill) => drill.name === name)) return { outcome: 'unknown drill' };
     const active = this.#active.get(name);
     if (active) return { outcome: 'already running', runId: active.runId, where: 'here' };
-    const unlock = this.#coordinator ? await this.#coordinator.tryLockDrill(name) : undefined;
-    if (this.#coordinator && !unlock) return { outcome: 'already running', runId: undefined, where: 'another replica' };
-    // The lock was taken while this replica might have started the drill itself: check again.
-    if (this.#active.has(name)) {
+    let unlock: DrillLock | undefined;
+    if (this.#coordinator) {
+      try {
+        unlock = await this.#coordinator.tryLockDrill(name);
+      } catch (error) {
+        return { outcome: 'unavailable', reason: `the coordination database did not answer (${errorMessage(error)})` };
+      }
+      if (!unlock) return { outcome: 'already running', runId: undefined, where: 'another replica' };
+    }
+    // Things may have moved while the lock was taken: a fire of this drill here, or a shutdown.
+    const busy = this.#stopping ? 'stopping' : this.#active.has(name) ? 'busy' : undefined;
+    if (busy) {
       await unlock?.();
-      return { outcome: 'already running', runId: this.#active.get(name)?.runId, where: 'here' };
+      return busy === 'stopping' ? { outcome: 'shutting down' } : { outcome: 'already running', runId: this.#active.get(name)?.runId, where: 'here' };
     }
     const run = this.#enqueue(name, { kind: 'api' }, unlock);
     return { outcome: 'accepted', runId: run.runId, queued: run.state === 'queued' };
   }
 
   /**
-   * Stops for good: no new fires or requests, nothing queued starts, running
-   * drills get `graceMs` to finish and are then aborted (sandboxes removed,
-   * status `aborted`). Resolves when every run has released what it held.
+   * Stops for good: no new fires or requests; queued runs are aborted
+   * before they start; running drills get `graceMs` to finish and are then
+   * aborted. Resolves when every run has released what it held.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.#stopping = true;
-    await this.#stopTasks();
+    this.#stopTasks();
+    for (const cancel of this.#delays) cancel();
+    const running = [...this.#active.values()].filter((run) => run.state === 'running');
     for (const run of this.#waiting.splice(0)) {
-      this.#logger.warn({ drill: run.drill, runId: run.runId }, 'queued run dropped: the service is shutting down');
-      this.#active.delete(run.drill);
-      await run.unlock?.();
+      this.#logger.warn({ drill: run.drill, runId: run.runId }, `queued run aborted before it started: ${SHUTTING_DOWN}`);
+      run.controller.abort(SHUTTING_DOWN);
       run.start();
     }
-    const running = [...this.#active.values()];
-    if (running.length === 0) return;
-    this.#logger.info({ running: running.map((run) => run.drill), graceMs }, 'waiting for running drills to finish');
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
-    const finished = Promise.all(running.map((run) => run.finished)).then(() => 'finished' as const);
-    if ((await Promise.race([finished, grace])) === 'expired') {
-      this.#logger.warn({ running: running.map((run) => run.drill) }, 'grace period over: aborting running drills');
-      for (const run of running) run.controller.abort('the service is shutting down');
+    if (running.length > 0) {
+      this.#logger.info({ running: running.map((run) => run.drill), graceMs }, 'waiting for running drills to finish');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
+      const finished = Promise.all(running.map((run) => run.finished)).then(() => 'finished' as const);
+      if ((await Promise.race([finished, grace])) === 'expired') {
+        this.#logger.warn({ running: running.map((run) => run.drill) }, 'grace period over: aborting running drills');
+        for (const run of running) run.controller.abort(SHUTTING_DOWN);
+      }
+      clearTimeout(timer);
     }
-    clearTimeout(timer);
-    await finished;
+    await Promise.all([...this.#active.values()].map((run) => run.finished));
   }
 
-  async #stopTasks(): Promise<void> {
-    for (const task of this.#tasks.values()) await task.destroy();
+  #stopTasks(): void {
+    // destroy() only stops the timers: a fire already under way goes on, through #fire.
+    for (const task of this.#tasks.values()) void task.destroy();
     this.#tasks.clear();
   }
 
   /** A scheduled fire (the coordinator, if any, has already elected this replica): runs it, through the queue, and waits for it. */
   async #fire(drill: string, scheduledFor: Date): Promise<void> {
+    const delayMs = this.#runner.scheduler.maxRandomDelay > 0 ? randomInt(this.#runner.scheduler.maxRandomDelay + 1) : 0;
+    if (delayMs > 0 && !(await this.#delay(delayMs))) {
+      this.#logger.warn({ drill, scheduledFor }, `fire dropped during its random delay: ${SHUTTING_DOWN}`);
+      return;
+    }
     if (this.#stopping) return;
     const active = this.#active.get(drill);
     if (active) {
       this.#logger.warn({ drill, runId: active.runId }, `fire skipped: the drill is ${active.state} already`);
       return;
     }
-    await this.#enqueue(drill, { kind: 'schedule', scheduledFor: scheduledFor.toISOString() }, undefined).finished;
+    let unlock: DrillLock | undefined;
+    if (this.#coordinator) {
+      try {
+        unlock = await this.#coordinator.tryLockDrill(drill);
+      } catch (error) {
+        this.#logger.error({ drill, scheduledFor, err: errorMessage(error) }, 'fire skipped: the coordination database did not answer');
+        return;
+      }
+      if (!unlock) {
+        this.#logger.warn({ drill, scheduledFor }, 'fire skipped: the drill is still running on another replica');
+        return;
+      }
+      if (this.#stopping || this.#active.has(drill)) {
+        await unlock();
+        return;
+      }
+    }
+    await this.#enqueue(drill, { kind: 'schedule', scheduledFor: scheduledFor.toISOString() }, unlock).finished;
+  }
+
+  /** Waits; false when shutdown cut the wait short. */
+  #delay(milliseconds: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const cancel = () => {
+        clearTimeout(timer);
+        this.#delays.delete(cancel);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.#delays.delete(cancel);
+        resolve(true);
+      }, milliseconds);
+      this.#delays.add(cancel);
+    });
   }
 
   #enqueue(drill: string, trigger: RunTrigger, unlock: DrillLock | undefined): ActiveRun {
     let start!: () => void;
     const started = new Promise<void>((resolve) => (start = resolve));
     const run: ActiveRun = { drill, runId: newId(), trigger, state: 'queued', controller: new AbortController(), unlock, start, finished: Promise.resolve() };
-    run.finished = started.then(() => (this.#stopping && run.state === 'queued' ? undefined : this.#execute(run)));
+    run.finished = started.then(() => this.#execute(run));
     this.#active.set(drill, run);
     this.#waiting.push(run);
     this.#logger.info({ drill, runId: run.runId, trigger: trigger.kind }, 'drill queued');
@@ -197,7 +261,7 @@ export class DrillScheduler implements SchedulerView {
 
   /** Starts queued runs, oldest first, while fewer than `scheduler.concurrency` run. */
   #pump(): void {
-    while (this.#waiting.length > 0 && this.runningCount() < this.#runner.scheduler.concurrency) {
+    while (!this.#stopping && this.#waiting.length > 0 && this.runningCount() < this.#runner.scheduler.concurrency) {
       const next = this.#waiting.shift() as ActiveRun;
       next.state = 'running';
       next.start();
@@ -205,14 +269,15 @@ export class DrillScheduler implements SchedulerView {
   }
 
   async #execute(run: ActiveRun): Promise<void> {
-    // The config at the time the run starts: a reload while it waited counts.
+    // The drill's config when the run starts: a reload while it waited counts.
     const drill = this.#drills.find((candidate) => candidate.name === run.drill);
     try {
       if (!drill) {
         this.#logger.warn({ drill: run.drill, runId: run.runId }, 'run dropped: the drill is no longer configured');
         return;
       }
-      const report = await runDrill(drill, {
+      // runDrill logs the outcome and writes the report, also when the run was aborted before it began.
+      await runDrill(drill, {
         runner: this.#runner,
         logger: this.#logger,
         signal: run.controller.signal,
@@ -220,7 +285,6 @@ export class DrillScheduler implements SchedulerView {
         runId: run.runId,
         trigger: run.trigger,
       });
-      this.#logger[report.status === 'passed' ? 'info' : 'warn']({ drill: run.drill, runId: run.runId, status: report.status }, report.summary);
     } catch (error) {
       // runDrill reports its own failures; this is a bug, said loudly without stopping the service.
       this.#logger.error({ drill: run.drill, runId: run.runId, err: errorMessage(error) }, 'the drill run failed unexpectedly');
@@ -232,7 +296,8 @@ export class DrillScheduler implements SchedulerView {
   }
 
   #timezoneOf(drill: DrillConfig): string {
-    return drill.timezone ?? this.#runner.scheduler.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+    // Replicas must agree on a fire's time to agree on its key: with coordination, hosts' own timezones are not used.
+    return drill.timezone ?? this.#runner.scheduler.timezone ?? (this.#coordinator ? 'UTC' : Intl.DateTimeFormat().resolvedOptions().timeZone);
   }
 }
 

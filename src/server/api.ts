@@ -123,6 +123,8 @@ export async function requestRun(context: ServerContext, request: IncomingMessag
       return sendError(response, 409, alreadyRunning(context, drill.name, outcome));
     case 'shutting down':
       return sendError(response, 503, 'firedrill is shutting down and starts no new runs; ask again once it is back, or ask another replica');
+    case 'unavailable':
+      return sendError(response, 503, `cannot start the run: ${outcome.reason}; check coordination.postgres and ask again`);
   }
 }
 

@@ -4,8 +4,8 @@ import { drillMetricsRegistry } from '../report/drill-metrics.ts';
 import { readDrillStates } from '../report/json-file-reporter.ts';
 
 /**
- * `GET /metrics`: the drills' metrics from their newest reports (the same as
- * `firedrill metrics` writes), the scheduler's state, and prom-client's
+ * `GET /metrics`: the configured drills' metrics from their newest reports
+ * (the same as `run --metrics-file` writes), the scheduler's state, and prom-client's
  * default process metrics. Labels are `drill` only (and `phase` on phase
  * durations): series are bounded by what is configured.
  */
@@ -21,7 +21,10 @@ export function createMetricsSource(options: { reportsDirectory: string; schedul
   collectDefaultMetrics({ register: processRegistry });
   return {
     async scrape() {
-      const drills = drillMetricsRegistry(await readDrillStates(options.reportsDirectory));
+      // Configured drills only: reports of a drill removed from the config stay on disk, its series should not.
+      const configured = new Set(options.scheduler.drills().map((drill) => drill.drill));
+      const states = (await readDrillStates(options.reportsDirectory)).filter((state) => configured.has(state.latest.drill));
+      const drills = drillMetricsRegistry(states);
       const merged = Registry.merge([processRegistry, drills, schedulerRegistry(options.scheduler)]);
       return { contentType: merged.contentType, text: await merged.metrics() };
     },

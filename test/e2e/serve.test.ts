@@ -134,21 +134,33 @@ describe('firedrill serve', () => {
     const { workspace } = context;
     await workspace.writeFile('config/firedrill.yaml', 'server: { port: 0, token: { env: FIREDRILL_API_TOKEN } }\nscheduler: { shutdownGrace: 1s }\n');
     await filesDrill(workspace, 'slow', { checks: ['{ name: takes long, type: command, command: [sleep, "119.9"], timeout: 10m }'] });
+    await filesDrill(workspace, 'waiting');
     const service = await startService(workspace);
     const accepted = await json<{ runId: string }>(`${service.url}/api/drills/slow/run`, { method: 'POST', ...bearer(TOKEN) });
     expect(accepted.status).toBe(202);
     // Wait until the check's `sleep` runs: the drill is in the middle of its checks.
     await waitFor('the check to start', async () => ((await processesMentioning('sleep 119.9')).length > 0 ? true : undefined));
+    // One at a time (scheduler.concurrency 1): the next waits in the queue.
+    const queued = await json<{ runId: string; queued: boolean }>(`${service.url}/api/drills/waiting/run`, { method: 'POST', ...bearer(TOKEN) });
+    expect(queued.body.queued).toBe(true);
+    // A reload while a drill runs changes nothing for it.
+    service.child.kill('SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
 
     const stoppedAt = Date.now();
     service.child.kill('SIGTERM');
     const ended = await service.result;
     expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).toContain('SIGHUP: config reloaded');
     expect(Date.now() - stoppedAt).toBeLessThan(20_000);
     const report = JSON.parse(await readFile(join(workspace.directory, 'var/reports/slow', `${accepted.body.runId}.json`), 'utf8')) as Report;
     expect(report.status).toBe('aborted');
     expect(report.error?.message).toContain('the service is shutting down');
     expect(report.checks[0]?.status).toBe('interrupted');
+    // The queued run never started, and still has its answer.
+    const dropped = JSON.parse(await readFile(join(workspace.directory, 'var/reports/waiting', `${queued.body.runId}.json`), 'utf8')) as Report;
+    expect(dropped).toMatchObject({ status: 'aborted', trigger: { kind: 'api' } });
+    expect(dropped.phases.filter((phase) => phase.name.startsWith('restore'))).toEqual([]);
     // Nothing left: the check's process is gone, and the afterEach hook checks for temp entries, processes and containers.
     expect(await processesMentioning('sleep 119.9')).toEqual([]);
     expect(await workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [], containers: [] });
