@@ -49,7 +49,7 @@ export const CLOSE_GRACE_MS = 5_000;
 export async function startHttpServer(options: HttpServerOptions): Promise<StartedHttpServer> {
   const logger = options.logger.child({ component: 'http' });
   const context = createServerContext({ scheduler: options.scheduler, runner: options.runner, drills: options.drills, logger, token: options.token });
-  const metrics = createMetricsSource({ reportsDirectory: options.runner.reportsDirectory, scheduler: options.scheduler });
+  const metrics = createMetricsSource(context);
   // Slow or idle clients are not allowed to hold connections open for long: nothing here takes minutes to answer.
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }, (request, response) => {
     void handle(context, metrics, request, response);
