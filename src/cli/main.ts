@@ -20,6 +20,7 @@ import { pruneCommand, type PruneFlags } from './commands/prune.ts';
 import { historyCommand, type HistoryFlags } from './commands/history.ts';
 import { reportCommand, type ReportFlags } from './commands/report.ts';
 import { serveCommand } from './commands/serve.ts';
+import { gamedayCommand, type GamedayFlags } from './commands/gameday.ts';
 
 /**
  * The command line: parses arguments, calls the library, prints, and exits.
@@ -151,6 +152,15 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--dry-run', 'show what would be removed, remove nothing')
     .action(async (names: string[], flags: PruneFlags) => {
       exitCode = await pruneCommand(names, flags, global(), output);
+    });
+  program
+    .command('gameday')
+    .description("prove the drill would fail: run its restore and checks against damaged copies of its latest backup, and score what it caught")
+    .argument('<drill>', 'drill name')
+    .option('--backup <id>', 'the backup to damage copies of ("latest" or a backup id)', 'latest')
+    .option('--json', 'print the gameday report as JSON')
+    .action(async (name: string, flags: GamedayFlags) => {
+      exitCode = await gamedayCommand(name, flags, global(), output, abort.signal);
     });
   program
     .command('serve')

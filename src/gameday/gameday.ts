@@ -1,0 +1,184 @@
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { Logger } from '../logger.ts';
+import type { DrillConfig, RunnerConfig } from '../config/load.ts';
+import type { Report, RunStatus } from '../report/report.ts';
+import type { RepositoryConfig } from '../repository/registry.ts';
+import { repositoryFor } from '../repository/registry.ts';
+import { selectBackup } from '../drill/backup-step.ts';
+import { runDrill } from '../drill/run-drill.ts';
+import { createWorkDirectory } from '../pipeline/work-directory.ts';
+import { throwIfAborted } from '../abort.ts';
+import { UsageError, errorMessage } from '../errors.ts';
+import { copyBackup } from './backup-copy.ts';
+import { DEFECTS } from './registry.ts';
+import type { Defect, DefectContext, VariantSettings } from './defect.ts';
+
+/**
+ * `firedrill gameday`: proves that a drill would go red if recovery broke.
+ * The drill's restore and checks run against deliberately damaged copies of
+ * its latest backup, one defect at a time, each copy in a throwaway local
+ * repository under a private work directory and each restore in its own
+ * sandbox. The original backup is only read. First the undamaged copy must
+ * pass: a drill that fails anyway proves nothing about defects.
+ */
+
+export const GAMEDAY_SCHEMA_VERSION = 1;
+
+export interface DefectResult {
+  id: string;
+  description: string;
+  applicable: boolean;
+  /** Why the defect could not be made for this drill. */
+  notApplicableBecause?: string;
+  /** The drill went red (failed) on it. An `error` (the drill could not run) catches nothing. */
+  caught?: boolean;
+  /** The check, objective or error that caught it. */
+  caughtBy?: string;
+  /** The run's status and id on the damaged copy. */
+  status?: RunStatus;
+  runId?: string;
+  /** For a defect that was not caught: what to change. */
+  suggestion?: string;
+}
+
+export interface GamedayReport {
+  schemaVersion: typeof GAMEDAY_SCHEMA_VERSION;
+  drill: string;
+  backupId: string;
+  startedAt: string;
+  finishedAt: string;
+  /** The undamaged copy's run: it must pass. */
+  baseline: { status: RunStatus; runId: string; summary: string };
+  score: { caught: number; applicable: number };
+  defects: DefectResult[];
+}
+
+export interface GamedayOptions {
+  runner: RunnerConfig;
+  logger: Logger;
+  signal: AbortSignal;
+  /** `latest` (default) or a backup id. */
+  backup?: string | undefined;
+  /** Called as each defect is done, for progress output. */
+  onResult?: (result: DefectResult) => void;
+}
+
+/** Where the copies live, under a name no configured repository has. */
+const VARIANT_REPOSITORY = 'firedrill-gameday-copy';
+
+export async function runGameday(drill: DrillConfig, options: GamedayOptions): Promise<GamedayReport> {
+  if (drill.backup.existing) {
+    throw new UsageError(`drill "${drill.name}" drills backups made elsewhere (backup.existing); gameday damages copies of firedrill's own backups, with their manifests`);
+  }
+  const startedAt = new Date();
+  const repository = repositoryFor(options.runner, drill);
+  const manifest = await selectBackup(drill, repository, options.backup ?? 'latest');
+  const context: DefectContext = { drill, runner: options.runner, repository, manifest, logger: options.logger, signal: options.signal };
+  const work = await createWorkDirectory('gameday');
+  try {
+    const baseline = await drillVariant(context, work.path, 'baseline', undefined);
+    if (baseline.status !== 'passed') {
+      throw new UsageError(
+        `drill "${drill.name}" does not pass on backup ${manifest.backupId} itself (${baseline.summary}); ` +
+          'a gameday needs a drill that passes on an undamaged backup: fix that first (firedrill run --from-backup latest)',
+      );
+    }
+    const defects: DefectResult[] = [];
+    for (const defect of DEFECTS) {
+      throwIfAborted(options.signal);
+      const result = await tryDefect(context, work.path, defect);
+      defects.push(result);
+      options.onResult?.(result);
+    }
+    const applicable = defects.filter((result) => result.applicable);
+    return {
+      schemaVersion: GAMEDAY_SCHEMA_VERSION,
+      drill: drill.name,
+      backupId: manifest.backupId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      baseline: { status: baseline.status, runId: baseline.runId, summary: baseline.summary },
+      score: { caught: applicable.filter((result) => result.caught).length, applicable: applicable.length },
+      defects,
+    };
+  } finally {
+    await work.release();
+  }
+}
+
+async function tryDefect(context: DefectContext, workDirectory: string, defect: Defect): Promise<DefectResult> {
+  const base = { id: defect.id, description: defect.description };
+  const why = defect.notApplicable(context);
+  if (why) return { ...base, applicable: false, notApplicableBecause: why };
+  const report = await drillVariant(context, workDirectory, defect.id, defect);
+  // Only a failed drill caught it: an error (a sandbox that would not start) says nothing about the defect.
+  const caught = report.status === 'failed';
+  return {
+    ...base,
+    applicable: true,
+    caught,
+    status: report.status,
+    runId: report.runId,
+    ...(caught ? { caughtBy: caughtBy(report) } : { suggestion: report.status === 'error' ? `the drill could not run on the damaged copy (${report.summary}); run the gameday again` : defect.suggestion(context) }),
+  };
+}
+
+/** Copies the backup, damages the copy, and runs the drill's restore and checks on it, alone (no notifications, no history, no retention). */
+async function drillVariant(context: DefectContext, workDirectory: string, name: string, defect: Defect | undefined): Promise<Report> {
+  const root = join(workDirectory, name);
+  try {
+    const copy = await copyBackup(context.repository, context.drill.name, context.manifest, join(root, 'repository'), context.signal);
+    const settings: VariantSettings = defect ? await defect.apply(context, copy) : {};
+    const { runner, drill } = variantConfig(context, root, settings);
+    const shift = settings.clockShiftMs ?? 0;
+    context.logger.info({ drill: drill.name, defect: name }, defect ? 'gameday: drilling a damaged copy' : 'gameday: drilling the undamaged copy');
+    // The damaged copies are meant to fail: their runs' errors are the expected outcome, told by the gameday's own result, not logged as errors.
+    const logger = context.logger.isLevelEnabled('debug') ? context.logger.child({ gameday: name }) : context.logger.child({ gameday: name }, { level: 'silent' });
+    return await runDrill(drill, {
+      runner,
+      logger,
+      fromBackup: context.manifest.backupId,
+      signal: context.signal,
+      ...(shift ? { clock: () => new Date(Date.now() + shift) } : {}),
+    });
+  } catch (error) {
+    throwIfAborted(context.signal);
+    throw new Error(`gameday could not prepare the "${name}" copy of backup ${context.manifest.backupId}: ${errorMessage(error)}`, { cause: error });
+  } finally {
+    // One copy at a time: the work directory never holds more than one backup's worth.
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The drill, pointed at the copy: same encoding, restore and checks; no notifications, no retention, no trend, reports in the work directory. */
+function variantConfig(context: DefectContext, root: string, settings: VariantSettings): { runner: RunnerConfig; drill: DrillConfig } {
+  const { encoding } = context.repository;
+  const encryption = encoding.encryption ? { recipients: encoding.encryption.recipients, identity: settings.identity ?? encoding.encryption.identity } : undefined;
+  const repository = {
+    type: 'local',
+    path: join(root, 'repository'),
+    compression: encoding.compression,
+    ...(encoding.compressionLevel !== undefined ? { compressionLevel: encoding.compressionLevel } : {}),
+    ...(encryption ? { encryption } : {}),
+  } as RepositoryConfig;
+  const runner: RunnerConfig = { ...context.runner, repositories: { ...context.runner.repositories, [VARIANT_REPOSITORY]: repository }, reportsDirectory: join(root, 'reports') };
+  const drill: DrillConfig = {
+    ...context.drill,
+    backup: { ...context.drill.backup, repository: VARIANT_REPOSITORY },
+    notify: [],
+    retention: undefined,
+    objectives: { ...context.drill.objectives, rtoRegression: { ...context.drill.objectives.rtoRegression, action: 'off' } },
+  };
+  return { runner, drill };
+}
+
+/** `check "orders exist"`, `objective RPO`, or the error that stopped the restore. */
+function caughtBy(report: Report): string {
+  const checks = report.checks.filter((check) => check.status === 'failed').map((check) => `check "${check.name}"`);
+  if (checks.length > 0) return checks.join(', ');
+  if (report.error) return `${report.error.kind} error: ${report.error.message.split('\n')[0] ?? ''}`;
+  const missed = Object.entries(report.objectives).filter(([, objective]) => objective.status === 'missed');
+  return missed.length > 0 ? missed.map(([name]) => `objective ${name.toUpperCase()}`).join(', ') : report.summary;
+}
+

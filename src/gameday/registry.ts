@@ -1,0 +1,10 @@
+import type { Defect } from './defect.ts';
+import { flippedByte } from './defects/flipped-byte.ts';
+import { truncatedObject } from './defects/truncated-object.ts';
+import { manifestChecksum } from './defects/manifest-checksum.ts';
+import { manifestCounts } from './defects/manifest-counts.ts';
+import { wrongIdentity } from './defects/wrong-identity.ts';
+import { staleBackup } from './defects/stale-backup.ts';
+
+/** Every defect a gameday tries, in the order it tries them. Adding one: a file in defects/ and a line here. */
+export const DEFECTS: readonly Defect[] = [flippedByte, truncatedObject, manifestChecksum, manifestCounts, wrongIdentity, staleBackup];

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useSourceDatabase } from '../support/lifecycle.ts';
+import { drillFile } from '../support/source-database.ts';
+import type { GamedayReport } from '../../src/gameday/gameday.ts';
+
+/**
+ * `firedrill gameday` from the command line: a well-built drill catches
+ * every defect that applies to it (exit 0); a weak one is told what it
+ * misses and what to add (exit 1). The backup the defects are made from is
+ * never changed, and nothing is left behind (checked after every test).
+ */
+
+const context = useSourceDatabase();
+
+/** SHA-256 of every file of the drill's backups: what must be the same after a gameday. */
+async function backupDigests(directory: string): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.parentPath.includes('/reports')) continue;
+    const path = join(entry.parentPath, entry.name);
+    digests[path] = createHash('sha256').update(await readFile(path)).digest('hex');
+  }
+  return digests;
+}
+
+const outcomes = (report: GamedayReport) => Object.fromEntries(report.defects.map((defect) => [defect.id, defect.applicable ? (defect.caught ? 'caught' : 'missed') : 'n/a']));
+
+describe('firedrill gameday', () => {
+  it('scores every defect as caught for a drill with a fingerprint check and an RPO, encrypted, leaving the backup as it was', async () => {
+    const { workspace } = context;
+    const identity = execFileSync('age-keygen', { encoding: 'utf8' });
+    const recipient = /public key: (age1\w+)/.exec(identity)?.[1] as string;
+    const key = identity.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-')) as string;
+    await workspace.writeFile(
+      'config/firedrill.yaml',
+      `repositories:\n  local: { type: local, path: ./var/backups, encryption: { recipients: [${recipient}], identity: { env: AGE_IDENTITY } } }\n`,
+    );
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    const env = { AGE_IDENTITY: key };
+    expect((await workspace.run(['run', 'orders'], env)).code).toBe(0);
+    const before = await backupDigests(join(workspace.directory, 'var/backups/orders'));
+
+    const result = await workspace.run(['gameday', 'orders', '--json'], env);
+
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as GamedayReport;
+    expect(report.baseline.status).toBe('passed');
+    expect(outcomes(report)).toEqual({
+      'flipped-byte': 'caught',
+      'truncated-object': 'caught',
+      'manifest-checksum': 'caught',
+      'manifest-counts': 'caught',
+      'wrong-identity': 'caught',
+      'stale-backup': 'caught',
+    });
+    expect(report.score).toEqual({ caught: 6, applicable: 6 });
+    const by = Object.fromEntries(report.defects.map((defect) => [defect.id, defect.caughtBy]));
+    expect(by['flipped-byte']).toMatch(/^integrity error: object source\.pgdump\.zst\.age of backup \S+ does not match its manifest/);
+    expect(by['manifest-counts']).toBe('check "nothing lost"');
+    expect(by['wrong-identity']).toMatch(/identity/);
+    expect(by['stale-backup']).toBe('objective RPO');
+    // The backup is only read: every file as it was, and no drill of the copies in this drill's history.
+    expect(await backupDigests(join(workspace.directory, 'var/backups/orders'))).toEqual(before);
+    expect(await readdir(join(workspace.directory, 'var/reports/orders'))).toHaveLength(1);
+    // The identity the gameday generated, and the real one, appear nowhere.
+    expect(`${result.stdout}${result.stderr}`).not.toContain('AGE-SECRET-KEY-');
+  });
+
+  it('tells a weak drill what it misses, with what to add, and exits 1', async () => {
+    const { workspace } = context;
+    await workspace.writeFile(
+      'drills/orders.yaml',
+      drillFile({ checks: '  - { name: orders exist, type: sql, query: "select count(*) from orders", expect: { min: 1 } }' }).replace('objectives: { rto: 10m, rpo: 26h }\n', ''),
+    );
+    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+
+    const result = await workspace.run(['gameday', 'orders']);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/^drill orders, backup \S+: 3 of 5 defects caught$/m);
+    expect(result.stdout).toMatch(/^\s+manifest-counts\s+NOT CAUGHT\s/m);
+    expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the repository does not encrypt/m);
+    expect(result.stdout).toContain('findings:');
+    expect(result.stdout).toMatch(/manifest-counts: add a fingerprint check/);
+    expect(result.stdout).toMatch(/stale-backup: set objectives\.rpo/);
+  });
+
+  it('refuses a drill that fails on its backup as it is: defects would prove nothing', async () => {
+    const { workspace } = context;
+    await workspace.writeFile('drills/orders.yaml', drillFile());
+    expect((await workspace.run(['run', 'orders'])).code).toBe(0);
+    await workspace.writeFile('drills/orders.yaml', drillFile({ checks: '  - { name: impossible, type: sql, query: "select count(*) from orders", expect: { equals: -1 } }' }));
+
+    const result = await workspace.run(['gameday', 'orders']);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/drill "orders" does not pass on backup \S+ itself \(failed: check "impossible" failed.*\); a gameday needs a drill that passes on an undamaged backup/);
+  });
+});
