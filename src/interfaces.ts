@@ -111,6 +111,14 @@ export interface RestoreOptions {
   privileges: 'restore' | 'skip';
   /** SQL the drill runs in the new database before the restore (`restore.prepare`), and the file it is configured in. */
   prepare?: { sql: string; configuredIn: string } | undefined;
+  /** One archive entry not restored: how `firedrill gameday` makes a restore that silently lacks a table's data or an index. Never from config. */
+  leaveOut?: LeaveOut | undefined;
+}
+
+/** An entry of a pg_dump archive's table of contents, by type and (optionally) `schema.name`; without a name, the first of the type. */
+export interface LeaveOut {
+  entryType: 'TABLE DATA' | 'INDEX';
+  qualifiedName?: string | undefined;
 }
 
 export type RestoredTarget = RestoredDatabase | RestoredFiles;

@@ -12,6 +12,7 @@ import { withResolvedTarget } from '../checks/registry.ts';
 import type { SourceConfig } from '../engines/registry.ts';
 import { BUILT_IN_SANDBOXES, type SandboxConfig } from '../sandbox/registry.ts';
 import type { RepositoryConfig } from '../repository/registry.ts';
+import type { LeaveOut } from '../interfaces.ts';
 
 /**
  * Loading config and drill files: YAML → `${VAR}` interpolation → zod
@@ -50,7 +51,11 @@ export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
     repository: string;
     existing?: (NonNullable<DrillFile['backup']['existing']> & { repository: string }) | undefined;
   };
-  restore: DrillFile['restore'] & { sandbox: string };
+  restore: DrillFile['restore'] & {
+    sandbox: string;
+    /** Set by `firedrill gameday` on a drill of a damaged copy only; there is no such config key. */
+    leaveOut?: LeaveOut | undefined;
+  };
 };
 
 export interface LoadOptions {

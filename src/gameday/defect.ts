@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { DrillConfig, RunnerConfig } from '../config/load.ts';
-import type { Manifest, Repository } from '../interfaces.ts';
+import type { LeaveOut, Manifest, Repository } from '../interfaces.ts';
 import type { Secret } from '../secret.ts';
 
 /**
@@ -37,6 +37,8 @@ export interface VariantSettings {
   identity?: Secret | undefined;
   /** The drill's clock runs this much ahead: the backup looks this much older. */
   clockShiftMs?: number | undefined;
+  /** One archive entry not restored (a table's data, an index). */
+  leaveOut?: LeaveOut | undefined;
 }
 
 export interface Defect {

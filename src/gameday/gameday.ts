@@ -166,6 +166,7 @@ function variantConfig(context: DefectContext, root: string, settings: VariantSe
   const drill: DrillConfig = {
     ...context.drill,
     backup: { ...context.drill.backup, repository: VARIANT_REPOSITORY },
+    restore: { ...context.drill.restore, leaveOut: settings.leaveOut },
     notify: [],
     retention: undefined,
     objectives: { ...context.drill.objectives, rtoRegression: { ...context.drill.objectives.rtoRegression, action: 'off' } },

@@ -5,6 +5,8 @@ import { manifestChecksum } from './defects/manifest-checksum.ts';
 import { manifestCounts } from './defects/manifest-counts.ts';
 import { wrongIdentity } from './defects/wrong-identity.ts';
 import { staleBackup } from './defects/stale-backup.ts';
+import { tableDataMissing } from './defects/table-data-missing.ts';
+import { indexMissing } from './defects/index-missing.ts';
 
 /** Every defect a gameday tries, in the order it tries them. Adding one: a file in defects/ and a line here. */
-export const DEFECTS: readonly Defect[] = [flippedByte, truncatedObject, manifestChecksum, manifestCounts, wrongIdentity, staleBackup];
+export const DEFECTS: readonly Defect[] = [flippedByte, truncatedObject, manifestChecksum, manifestCounts, tableDataMissing, indexMissing, wrongIdentity, staleBackup];

@@ -54,13 +54,17 @@ describe('firedrill gameday', () => {
       'truncated-object': 'caught',
       'manifest-checksum': 'caught',
       'manifest-counts': 'caught',
+      'table-data-missing': 'caught',
+      'index-missing': 'caught',
       'wrong-identity': 'caught',
       'stale-backup': 'caught',
     });
-    expect(report.score).toEqual({ caught: 6, applicable: 6 });
+    expect(report.score).toEqual({ caught: 8, applicable: 8 });
     const by = Object.fromEntries(report.defects.map((defect) => [defect.id, defect.caughtBy]));
     expect(by['flipped-byte']).toMatch(/^integrity error: object source\.pgdump\.zst\.age of backup \S+ does not match its manifest/);
     expect(by['manifest-counts']).toBe('check "nothing lost"');
+    expect(by['table-data-missing']).toContain('check "nothing lost"');
+    expect(by['index-missing']).toBe('check "nothing lost"');
     expect(by['wrong-identity']).toMatch(/identity/);
     expect(by['stale-backup']).toBe('objective RPO');
     // The backup is only read: every file as it was, and no drill of the copies in this drill's history.
@@ -81,11 +85,12 @@ describe('firedrill gameday', () => {
     const result = await workspace.run(['gameday', 'orders']);
 
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stdout).toMatch(/^drill orders, backup \S+: 3 of 5 defects caught$/m);
-    expect(result.stdout).toMatch(/^\s+manifest-counts\s+NOT CAUGHT\s/m);
+    expect(result.stdout).toMatch(/^drill orders, backup \S+: 3 of 7 defects caught$/m);
+    for (const missed of ['manifest-counts', 'table-data-missing', 'index-missing', 'stale-backup']) expect(result.stdout).toMatch(new RegExp(`^\\s+${missed}\\s+NOT CAUGHT\\s`, 'm'));
     expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the repository does not encrypt/m);
     expect(result.stdout).toContain('findings:');
     expect(result.stdout).toMatch(/manifest-counts: add a fingerprint check/);
+    expect(result.stdout).toMatch(/table-data-missing: add a fingerprint check .*or sql checks that count the rows/);
     expect(result.stdout).toMatch(/stale-backup: set objectives\.rpo/);
   });
 

@@ -6,6 +6,7 @@ import { SessionGroup } from './session.ts';
 import { onAbort } from '../../abort.ts';
 import type { PostgresMetadata } from './postgres-engine.ts';
 import { quoteIdentifier, quoteLiteral } from './sql.ts';
+import { listWithout } from './leave-out.ts';
 import type { StoredInventory } from './fingerprint.ts';
 
 /**
@@ -35,6 +36,14 @@ export async function restorePostgres(
   // pg_restore --jobs needs a seekable file: a container sandbox gets a copy of the archive first.
   const staged = await context.phase('restore.copy', () => stageArchive(sandbox, objects.path(metadata.object), context.signal));
   const [tool, args] = metadata.format === 'plain' ? psqlCommand(database, staged) : pgRestoreCommand(database, staged, options);
+  let leftOut: string | undefined;
+  if (options.leaveOut && tool === 'pg_restore') {
+    const list = await listWithout(objects.path(metadata.object), options.leaveOut, { minimumMajor: metadata.tool.major, signal: context.signal });
+    context.releasers.add('restore list', () => list.directory.release());
+    leftOut = list.leftOut;
+    args.splice(-1, 0, `--use-list=${await sandbox.stageFile(list.listFile, context.signal)}`);
+    context.logger.warn({ leftOut }, 'restoring without one archive entry (gameday)');
+  }
   await context.phase('restore.load', async () => {
     try {
       await sandbox.runTool(tool, args, { database, signal: context.signal, releasers: context.releasers });
@@ -43,7 +52,7 @@ export async function restorePostgres(
       throw classifyRestoreFailure(error, record, sandbox, tool);
     }
   });
-  return { kind: 'database', connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion } };
+  return { kind: 'database', connection: sandbox.connection(database), facts: { database, sandboxServerVersion: sandbox.serverVersion, ...(leftOut ? { leftOut } : {}) } };
 }
 
 function pgRestoreCommand(database: string, archive: string, options: RestoreOptions): ['pg_restore', string[]] {
