@@ -111,8 +111,15 @@ export interface RestoreOptions {
   privileges: 'restore' | 'skip';
   /** SQL the drill runs in the new database before the restore (`restore.prepare`), and the file it is configured in. */
   prepare?: { sql: string; configuredIn: string } | undefined;
-  /** One archive entry not restored: how `firedrill gameday` makes a restore that silently lacks a table's data or an index. Never from config. */
+  /** How `firedrill gameday` breaks a restore on purpose, to see whether the drill notices. Never from config. */
+  damage?: RestoreDamage | undefined;
+}
+
+export interface RestoreDamage {
+  /** One archive entry not restored: a restore that silently lacks a table's data or an index. */
   leaveOut?: LeaveOut | undefined;
+  /** Extensions the sandbox is taken not to have, as if its image or packages lacked them. */
+  hideExtensions?: string[] | undefined;
 }
 
 /** An entry of a pg_dump archive's table of contents, by type and (optionally) `schema.name`; without a name, the first of the type. */

@@ -12,7 +12,7 @@ import { withResolvedTarget } from '../checks/registry.ts';
 import type { SourceConfig } from '../engines/registry.ts';
 import { BUILT_IN_SANDBOXES, type SandboxConfig } from '../sandbox/registry.ts';
 import type { RepositoryConfig } from '../repository/registry.ts';
-import type { LeaveOut } from '../interfaces.ts';
+import type { RestoreDamage } from '../interfaces.ts';
 
 /**
  * Loading config and drill files: YAML → `${VAR}` interpolation → zod
@@ -54,7 +54,7 @@ export type DrillConfig = Omit<DrillFile, 'name' | 'backup' | 'restore'> & {
   restore: DrillFile['restore'] & {
     sandbox: string;
     /** Set by `firedrill gameday` on a drill of a damaged copy only; there is no such config key. */
-    leaveOut?: LeaveOut | undefined;
+    damage?: RestoreDamage | undefined;
   };
 };
 

@@ -62,7 +62,7 @@ function restoreOptions(drill: DrillConfig) {
     jobs: drill.restore.jobs,
     privileges: drill.restore.privileges,
     prepare: drill.restore.prepare === undefined ? undefined : { sql: drill.restore.prepare, configuredIn: drill.file },
-    leaveOut: drill.restore.leaveOut,
+    damage: drill.restore.damage,
   };
 }
 

@@ -1,7 +1,8 @@
 import type { Logger } from '../logger.ts';
 import type { DrillConfig, RunnerConfig } from '../config/load.ts';
-import type { LeaveOut, Manifest, Repository } from '../interfaces.ts';
+import type { Manifest, Repository, RestoreDamage } from '../interfaces.ts';
 import type { Secret } from '../secret.ts';
+import type { Report } from '../report/report.ts';
 
 /**
  * A gameday defect: one way a backup or its recovery can be broken, applied
@@ -37,8 +38,8 @@ export interface VariantSettings {
   identity?: Secret | undefined;
   /** The drill's clock runs this much ahead: the backup looks this much older. */
   clockShiftMs?: number | undefined;
-  /** One archive entry not restored (a table's data, an index). */
-  leaveOut?: LeaveOut | undefined;
+  /** How the restore is broken (an entry left out, an extension hidden). */
+  damage?: RestoreDamage | undefined;
 }
 
 export interface Defect {
@@ -51,4 +52,10 @@ export interface Defect {
   apply(context: DefectContext, copy: BackupCopy): Promise<VariantSettings>;
   /** What to change so that the drill catches it, when it did not. */
   suggestion(context: DefectContext): string;
+  /**
+   * Whether the drill's outcome caught this defect. (Default: the drill
+   * failed; an error says nothing about the backup.) A defect of the
+   * environment is caught by the error that names it.
+   */
+  caught?(report: Report): boolean;
 }

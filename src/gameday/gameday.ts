@@ -112,15 +112,17 @@ async function tryDefect(context: DefectContext, workDirectory: string, defect: 
   const why = defect.notApplicable(context);
   if (why) return { ...base, applicable: false, notApplicableBecause: why };
   const report = await drillVariant(context, workDirectory, defect.id, defect);
-  // Only a failed drill caught it: an error (a sandbox that would not start) says nothing about the defect.
-  const caught = report.status === 'failed';
+  // By default only a failed drill caught it: an error (a sandbox that would not start) says nothing about the defect.
+  const caught = defect.caught ? defect.caught(report) : report.status === 'failed';
   return {
     ...base,
     applicable: true,
     caught,
     status: report.status,
     runId: report.runId,
-    ...(caught ? { caughtBy: caughtBy(report) } : { suggestion: report.status === 'error' ? `the drill could not run on the damaged copy (${report.summary}); run the gameday again` : defect.suggestion(context) }),
+    ...(caught
+      ? { caughtBy: caughtBy(report) }
+      : { suggestion: report.status === 'error' ? `the drill could not run on the damaged copy (${report.summary}); run the gameday again` : defect.suggestion(context) }),
   };
 }
 
@@ -166,7 +168,7 @@ function variantConfig(context: DefectContext, root: string, settings: VariantSe
   const drill: DrillConfig = {
     ...context.drill,
     backup: { ...context.drill.backup, repository: VARIANT_REPOSITORY },
-    restore: { ...context.drill.restore, leaveOut: settings.leaveOut },
+    restore: { ...context.drill.restore, damage: settings.damage },
     notify: [],
     retention: undefined,
     objectives: { ...context.drill.objectives, rtoRegression: { ...context.drill.objectives.rtoRegression, action: 'off' } },

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
-import { drillFile } from '../support/source-database.ts';
+import { createSourceDatabase, drillFile } from '../support/source-database.ts';
 import type { GamedayReport } from '../../src/gameday/gameday.ts';
 
 /**
@@ -54,17 +54,20 @@ describe('firedrill gameday', () => {
       'truncated-object': 'caught',
       'manifest-checksum': 'caught',
       'manifest-counts': 'caught',
+      'empty-dump': 'caught',
       'table-data-missing': 'caught',
       'index-missing': 'caught',
       'wrong-identity': 'caught',
+      'missing-extension': 'n/a',
       'stale-backup': 'caught',
     });
-    expect(report.score).toEqual({ caught: 8, applicable: 8 });
+    expect(report.score).toEqual({ caught: 9, applicable: 9 });
     const by = Object.fromEntries(report.defects.map((defect) => [defect.id, defect.caughtBy]));
     expect(by['flipped-byte']).toMatch(/^integrity error: object source\.pgdump\.zst\.age of backup \S+ does not match its manifest/);
     expect(by['manifest-counts']).toBe('check "nothing lost"');
     expect(by['table-data-missing']).toContain('check "nothing lost"');
     expect(by['index-missing']).toBe('check "nothing lost"');
+    expect(by['empty-dump']).toMatch(/^restore error: pg_restore exited with status 1/);
     expect(by['wrong-identity']).toMatch(/identity/);
     expect(by['stale-backup']).toBe('objective RPO');
     // The backup is only read: every file as it was, and no drill of the copies in this drill's history.
@@ -85,7 +88,7 @@ describe('firedrill gameday', () => {
     const result = await workspace.run(['gameday', 'orders']);
 
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stdout).toMatch(/^drill orders, backup \S+: 3 of 7 defects caught$/m);
+    expect(result.stdout).toMatch(/^drill orders, backup \S+: 4 of 8 defects caught$/m);
     for (const missed of ['manifest-counts', 'table-data-missing', 'index-missing', 'stale-backup']) expect(result.stdout).toMatch(new RegExp(`^\\s+${missed}\\s+NOT CAUGHT\\s`, 'm'));
     expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the repository does not encrypt/m);
     expect(result.stdout).toContain('findings:');
@@ -104,5 +107,20 @@ describe('firedrill gameday', () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/drill "orders" does not pass on backup \S+ itself \(failed: check "impossible" failed.*\); a gameday needs a drill that passes on an undamaged backup/);
+  });
+
+  it('catches a sandbox without an extension the dump needs, by an error that names it', async () => {
+    const { workspace, source } = context;
+    const url = await createSourceDatabase(source, 'words', "create extension pg_trgm; create table words (word text); insert into words values ('firedrill'), ('gameday'); create index words_trgm on words using gin (word gin_trgm_ops);");
+    await workspace.writeFile('drills/words.yaml', drillFile({ checks: '  - { type: fingerprint }' }).replace('${SOURCE_URL}', url));
+    expect((await workspace.run(['run', 'words'])).code).toBe(0);
+
+    const result = await workspace.run(['gameday', 'words', '--json']);
+
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as GamedayReport;
+    const defect = report.defects.find((entry) => entry.id === 'missing-extension');
+    expect(defect).toMatchObject({ applicable: true, caught: true, status: 'error' });
+    expect(defect?.caughtBy).toMatch(/^sandbox error: the backup uses extension pg_trgm, which .* does not have/);
   });
 });

@@ -27,7 +27,7 @@ export async function restorePostgres(
   const database = metadata.source.database;
   await context.phase('restore.prepare', async () => {
     try {
-      await prepareDatabase(sandbox, database, metadata, options.prepare, context.signal);
+      await prepareDatabase(sandbox, database, metadata, options, context.signal);
     } catch (error) {
       if (context.signal.aborted) throw new AbortedError();
       throw error;
@@ -37,8 +37,9 @@ export async function restorePostgres(
   const staged = await context.phase('restore.copy', () => stageArchive(sandbox, objects.path(metadata.object), context.signal));
   const [tool, args] = metadata.format === 'plain' ? psqlCommand(database, staged) : pgRestoreCommand(database, staged, options);
   let leftOut: string | undefined;
-  if (options.leaveOut && tool === 'pg_restore') {
-    const list = await listWithout(objects.path(metadata.object), options.leaveOut, { minimumMajor: metadata.tool.major, signal: context.signal });
+  const leaveOut = options.damage?.leaveOut;
+  if (leaveOut && tool === 'pg_restore') {
+    const list = await listWithout(objects.path(metadata.object), leaveOut, { minimumMajor: metadata.tool.major, signal: context.signal });
     context.releasers.add('restore list', () => list.directory.release());
     leftOut = list.leftOut;
     args.splice(-1, 0, `--use-list=${await sandbox.stageFile(list.listFile, context.signal)}`);
@@ -81,9 +82,10 @@ async function prepareDatabase(
   sandbox: StartedSandbox,
   database: string,
   metadata: PostgresMetadata,
-  prepare: RestoreOptions['prepare'],
+  options: Pick<RestoreOptions, 'prepare' | 'damage'>,
   signal: AbortSignal,
 ): Promise<void> {
+  const { prepare } = options;
   // A backup made elsewhere has no recorded inventory: the new database is left as it comes.
   const inventory: Partial<StoredInventory> = metadata.fingerprint?.inventory ?? {};
   // A stop cancels what runs now (restore.prepare may run anything, for any time) and closes both sessions,
@@ -97,6 +99,7 @@ async function prepareDatabase(
   try {
     const admin = await adminSessions.open();
     const available = new Set((await admin.query<{ name: string }>('select quote_ident(name) as name from pg_available_extensions')).rows.map((row) => row.name));
+    for (const hidden of options.damage?.hideExtensions ?? []) available.delete(hidden);
     const missing = (inventory.extensions ?? []).filter((extension) => !available.has(extension));
     if (missing.length > 0) {
       throw new SandboxError(

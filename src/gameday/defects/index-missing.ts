@@ -5,6 +5,6 @@ export const indexMissing: Defect = {
   id: 'index-missing',
   description: 'one index left out of the restore',
   notApplicable: ({ manifest }) => (manifest.targets.some((target) => target.engine === 'postgres') ? undefined : 'the backup has no PostgreSQL target'),
-  apply: () => Promise.resolve({ leaveOut: { entryType: 'INDEX' } }),
+  apply: () => Promise.resolve({ damage: { leaveOut: { entryType: 'INDEX' } } }),
   suggestion: () => 'add a fingerprint check (checks: [{ type: fingerprint }]): it compares the restored schema (tables, indexes, constraints, functions) with the source\'s',
 };

@@ -15,7 +15,7 @@ export const tableDataMissing: Defect = {
       : largestTable(context.manifest)
         ? undefined
         : 'the backup records no table with rows (a fingerprint of a PostgreSQL source)',
-  apply: ({ manifest }) => Promise.resolve({ leaveOut: { entryType: 'TABLE DATA', qualifiedName: largestTable(manifest) } }),
+  apply: ({ manifest }) => Promise.resolve({ damage: { leaveOut: { entryType: 'TABLE DATA', qualifiedName: largestTable(manifest) } } }),
   suggestion: () =>
     'add a fingerprint check (checks: [{ type: fingerprint }]), or sql checks that count the rows of the tables that matter (expect: { min: ... })',
 };
