@@ -57,6 +57,8 @@ describe('firedrill gameday', () => {
       'empty-dump': 'caught',
       'table-data-missing': 'caught',
       'index-missing': 'caught',
+      'file-content-changed': 'n/a',
+      'file-missing': 'n/a',
       'wrong-identity': 'caught',
       'missing-extension': 'n/a',
       'stale-backup': 'caught',
