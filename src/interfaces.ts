@@ -116,16 +116,19 @@ export interface RestoreOptions {
 }
 
 export interface RestoreDamage {
+  /** The target the damage is for; others restore as they are. */
+  target: string;
   /** One archive entry not restored: a restore that silently lacks a table's data or an index. */
   leaveOut?: LeaveOut | undefined;
   /** Extensions the sandbox is taken not to have, as if its image or packages lacked them. */
   hideExtensions?: string[] | undefined;
 }
 
-/** An entry of a pg_dump archive's table of contents, by type and (optionally) `schema.name`; without a name, the first of the type. */
+/** An entry of a pg_dump archive's table of contents, by type and (optionally) schema and name, unquoted; without a name, the first of the type. */
 export interface LeaveOut {
   entryType: 'TABLE DATA' | 'INDEX';
-  qualifiedName?: string | undefined;
+  schema?: string | undefined;
+  name?: string | undefined;
 }
 
 export type RestoredTarget = RestoredDatabase | RestoredFiles;

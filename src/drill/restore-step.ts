@@ -57,12 +57,13 @@ function phaseName(base: string, manifest: Manifest, target: TargetRecord): stri
   return manifest.targets.length > 1 ? `${base}:${target.name}` : base;
 }
 
-function restoreOptions(drill: DrillConfig) {
+function restoreOptions(drill: DrillConfig, target: string) {
   return {
     jobs: drill.restore.jobs,
     privileges: drill.restore.privileges,
     prepare: drill.restore.prepare === undefined ? undefined : { sql: drill.restore.prepare, configuredIn: drill.file },
-    damage: drill.restore.damage,
+    // A gameday's damage is for one target: the others restore as they are.
+    damage: drill.restore.damage?.target === target ? drill.restore.damage : undefined,
   };
 }
 
@@ -89,7 +90,7 @@ async function restoreTarget(
       : restoreDirectory(context, target).then((directory) => ({ kind: 'directory', directory }));
   const [fetched, place] = await bothOrNeither(fetching, preparing);
   if (place.kind === 'sandbox') context.logger.info({ target: target.name, sandbox: place.sandbox.description }, 'sandbox started');
-  const restored = await engine.restore(context, target, fetched, place, restoreOptions(drill));
+  const restored = await engine.restore(context, target, fetched, place, restoreOptions(drill, target.name));
   return { record: target, restored, sandbox: place.kind === 'sandbox' ? place.sandbox : undefined };
 }
 
@@ -111,7 +112,7 @@ async function restoreExisting(
   const record = target;
   const started = await context.phase('restore.sandbox', () => sandbox.start(context, requirementsOf(engine, record), { image: drill.restore.image }));
   context.logger.info({ sandbox: started.description }, 'sandbox started');
-  const restored = await engine.restore(context, target, { path: () => file.path }, { kind: 'sandbox', sandbox: started }, restoreOptions(drill));
+  const restored = await engine.restore(context, target, { path: () => file.path }, { kind: 'sandbox', sandbox: started }, restoreOptions(drill, target.name));
   return { record: target, restored, sandbox: started };
 }
 

@@ -13,6 +13,7 @@ import { ByteCounter, decodeObject, decodeObjectToFile, encodingRecord, encoding
 import { HashingStream } from '../pipeline/hashing.ts';
 import { createWorkDirectory } from '../pipeline/work-directory.ts';
 import type { BackupCopy, DefectContext } from './defect.ts';
+import { encodingOf } from './backup-copy.ts';
 
 /**
  * Damage inside a files target's archive that the integrity check cannot
@@ -61,7 +62,7 @@ export function archiveNotApplicable({ manifest, repository }: DefectContext, wa
   if (!manifest.targets.some((target) => target.engine === 'files')) return 'the backup has no files target';
   const found = filesArchive(manifest, wanted);
   if (!found) return wanted === 'non-empty' ? 'the backup has no files target with a non-empty regular file' : 'the backup has no files target with a regular file';
-  const encrypted = Boolean(found.archive.encryption ?? found.index.encryption ?? repository.encoding.encryption);
+  const encrypted = Boolean(found.archive.encryption ?? found.index.encryption);
   if (encrypted && !repository.encoding.encryption?.identity) return "the repository's encryption.identity is needed to rewrite the archive";
   return undefined;
 }
@@ -95,7 +96,9 @@ export async function rewriteArchive(context: DefectContext, copy: BackupCopy, a
   const objectPath = copy.objectPath(archive.archive.name);
   const rewrittenPath = `${objectPath}.rewriting`;
   // Started before any stream exists: a missing encoder fails here, with nothing to tear down.
-  const stages = await encodingStages(repository.encoding);
+  // Written again the way it was written, whatever the repository's settings are now.
+  const encoding = encodingOf(archive.archive, identityOf(repository.encoding));
+  const stages = await encodingStages(encoding);
   // tar-stream's streams are streamx streams: Node's pipeline takes them (safe-extract reads archives so), though their types are not Node's.
   const extract = tar.extract();
   const pack = tar.pack();
@@ -131,7 +134,7 @@ export async function rewriteArchive(context: DefectContext, copy: BackupCopy, a
     if (object.name !== archive.archive.name) return object;
     // Re-encoded the repository's way: what the object records of its encoding follows, an encryption it no longer has included.
     const { encryption: _previous, ...rest } = object;
-    return { ...rest, sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, contentSizeBytes: counter.sizeBytes, ...encodingRecord(repository.encoding) };
+    return { ...rest, sizeBytes: hashing.sizeBytes, sha256: hashing.sha256, contentSizeBytes: counter.sizeBytes, ...encodingRecord(encoding) };
   });
   await copy.writeManifest(manifest);
 }

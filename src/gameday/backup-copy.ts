@@ -2,11 +2,12 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Manifest, Repository } from '../interfaces.ts';
+import type { Manifest, Repository, StorageEncoding, StoredObject } from '../interfaces.ts';
 import { MANIFEST_FILE, serializeManifest } from '../repository/manifest.ts';
 import { writeFileAtomically } from '../atomic-file.ts';
 import { assertSafeName, parseManifest } from '../repository/repository-names.ts';
 import type { BackupCopy } from './defect.ts';
+import type { Secret } from '../secret.ts';
 
 /**
  * A byte-for-byte copy of one backup (its stored objects as they are, and
@@ -30,5 +31,17 @@ export async function copyBackup(repository: Repository, drill: string, manifest
     objectPath: (objectName) => join(directory, objectName),
     readManifest: async () => parseManifest(await readFile(manifestPath, 'utf8'), manifestPath),
     writeManifest: (changed) => writeFileAtomically(manifestPath, serializeManifest(changed), { mode: 0o600 }),
+  };
+}
+
+/**
+ * How one stored object was encoded, from its manifest entry: an object is
+ * rewritten the way it was written, whatever the repository's settings are
+ * now (encryption turned on later, another compression).
+ */
+export function encodingOf(object: StoredObject, identity: Secret | undefined): StorageEncoding {
+  return {
+    compression: object.compression ?? 'none',
+    ...(object.encryption ? { encryption: { recipients: object.encryption.recipients, identity } } : {}),
   };
 }

@@ -9,10 +9,10 @@ import { selectBackup } from '../drill/backup-step.ts';
 import { runDrill } from '../drill/run-drill.ts';
 import { createWorkDirectory } from '../pipeline/work-directory.ts';
 import { throwIfAborted } from '../abort.ts';
-import { UsageError, errorMessage } from '../errors.ts';
+import { FiredrillError, RepositoryError, UsageError, errorMessage } from '../errors.ts';
 import { copyBackup } from './backup-copy.ts';
 import { DEFECTS } from './registry.ts';
-import type { Defect, DefectContext, VariantSettings } from './defect.ts';
+import type { BackupCopy, Defect, DefectContext, VariantSettings } from './defect.ts';
 
 /**
  * `firedrill gameday`: proves that a drill would go red if recovery broke.
@@ -31,14 +31,16 @@ export interface DefectResult {
   applicable: boolean;
   /** Why the defect could not be made for this drill. */
   notApplicableBecause?: string;
-  /** The drill went red (failed) on it. An `error` (the drill could not run) catches nothing. */
+  /** The drill went red (failed) on it. */
   caught?: boolean;
+  /** Neither caught nor missed: the drill could not run on the copy, or the defect could not be made. Says nothing about the drill. */
+  inconclusive?: boolean;
   /** The check, objective or error that caught it. */
   caughtBy?: string;
-  /** The run's status and id on the damaged copy. */
+  /** The run's status and summary on the damaged copy. */
   status?: RunStatus;
-  runId?: string;
-  /** For a defect that was not caught: what to change. */
+  summary?: string;
+  /** For a defect that was not caught: what to change; for an inconclusive one: what happened. */
   suggestion?: string;
 }
 
@@ -50,7 +52,8 @@ export interface GamedayReport {
   finishedAt: string;
   /** The undamaged copy's run: it must pass. */
   baseline: { status: RunStatus; runId: string; summary: string };
-  score: { caught: number; applicable: number };
+  /** `applicable` counts every defect that could be made; `inconclusive` ones are neither caught nor missed. */
+  score: { caught: number; applicable: number; inconclusive: number };
   defects: DefectResult[];
 }
 
@@ -77,11 +80,13 @@ export async function runGameday(drill: DrillConfig, options: GamedayOptions): P
   const context: DefectContext = { drill, runner: options.runner, repository, manifest, logger: options.logger, signal: options.signal };
   const work = await createWorkDirectory('gameday');
   try {
-    const baseline = await drillVariant(context, work.path, 'baseline', undefined);
+    const outcome = await drillVariant(context, work.path, 'baseline', undefined);
+    if (!('report' in outcome)) throw new Error(`gameday could not prepare the undamaged copy: ${outcome.notMade}`);
+    const baseline = outcome.report;
     if (baseline.status !== 'passed') {
       throw new UsageError(
         `drill "${drill.name}" does not pass on backup ${manifest.backupId} itself (${baseline.summary}); ` +
-          'a gameday needs a drill that passes on an undamaged backup: fix that first (firedrill run --from-backup latest)',
+          `a gameday needs a drill that passes on an undamaged backup: fix that first (firedrill run ${drill.name} --from-backup ${manifest.backupId})`,
       );
     }
     const defects: DefectResult[] = [];
@@ -99,7 +104,11 @@ export async function runGameday(drill: DrillConfig, options: GamedayOptions): P
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       baseline: { status: baseline.status, runId: baseline.runId, summary: baseline.summary },
-      score: { caught: applicable.filter((result) => result.caught).length, applicable: applicable.length },
+      score: {
+        caught: applicable.filter((result) => result.caught).length,
+        applicable: applicable.length,
+        inconclusive: applicable.filter((result) => result.inconclusive).length,
+      },
       defects,
     };
   } finally {
@@ -111,42 +120,58 @@ async function tryDefect(context: DefectContext, workDirectory: string, defect: 
   const base = { id: defect.id, description: defect.description };
   const why = defect.notApplicable(context);
   if (why) return { ...base, applicable: false, notApplicableBecause: why };
-  const report = await drillVariant(context, workDirectory, defect.id, defect);
+  const outcome = await drillVariant(context, workDirectory, defect.id, defect);
+  if ('notMade' in outcome) return { ...base, applicable: true, inconclusive: true, suggestion: `the defect could not be made: ${outcome.notMade}` };
+  const report = outcome.report;
   // By default only a failed drill caught it: an error (a sandbox that would not start) says nothing about the defect.
   const caught = defect.caught ? defect.caught(report) : report.status === 'failed';
-  return {
-    ...base,
-    applicable: true,
-    caught,
-    status: report.status,
-    runId: report.runId,
-    ...(caught
-      ? { caughtBy: caughtBy(report) }
-      : { suggestion: report.status === 'error' ? `the drill could not run on the damaged copy (${report.summary}); run the gameday again` : defect.suggestion(context) }),
-  };
+  const result = { ...base, applicable: true, status: report.status, summary: report.summary };
+  if (caught) return { ...result, caught: true, caughtBy: caughtBy(report) };
+  if (report.status !== 'passed') {
+    return { ...result, caught: false, inconclusive: true, suggestion: `the drill did not pass, but not by what this defect breaks (${report.summary}); run the gameday again` };
+  }
+  return { ...result, caught: false, suggestion: defect.suggestion(context) };
 }
 
-/** Copies the backup, damages the copy, and runs the drill's restore and checks on it, alone (no notifications, no history, no retention). */
-async function drillVariant(context: DefectContext, workDirectory: string, name: string, defect: Defect | undefined): Promise<Report> {
+/**
+ * Copies the backup, damages the copy, and runs the drill's restore and
+ * checks on it, alone (no notifications, no history, no retention). A
+ * defect that cannot be made is said, and the gameday goes on.
+ */
+async function drillVariant(context: DefectContext, workDirectory: string, name: string, defect: Defect | undefined): Promise<{ report: Report } | { notMade: string }> {
   const root = join(workDirectory, name);
   try {
-    const copy = await copyBackup(context.repository, context.drill.name, context.manifest, join(root, 'repository'), context.signal);
-    const settings: VariantSettings = defect ? await defect.apply(context, copy) : {};
+    let copy: BackupCopy;
+    try {
+      copy = await copyBackup(context.repository, context.drill.name, context.manifest, join(root, 'repository'), context.signal);
+    } catch (error) {
+      throwIfAborted(context.signal);
+      if (error instanceof FiredrillError) throw error;
+      throw new RepositoryError(`gameday could not copy backup ${context.manifest.backupId} from ${context.repository.describe()}: ${errorMessage(error)}`, { cause: error });
+    }
+    let settings: VariantSettings = {};
+    try {
+      if (defect) settings = await defect.apply(context, copy);
+    } catch (error) {
+      throwIfAborted(context.signal);
+      context.logger.warn({ defect: name, err: errorMessage(error) }, 'gameday: the defect could not be made');
+      return { notMade: errorMessage(error) };
+    }
     const { runner, drill } = variantConfig(context, root, settings);
     const shift = settings.clockShiftMs ?? 0;
     context.logger.info({ drill: drill.name, defect: name }, defect ? 'gameday: drilling a damaged copy' : 'gameday: drilling the undamaged copy');
     // The damaged copies are meant to fail: their runs' errors are the expected outcome, told by the gameday's own result, not logged as errors.
     const logger = context.logger.isLevelEnabled('debug') ? context.logger.child({ gameday: name }) : context.logger.child({ gameday: name }, { level: 'silent' });
-    return await runDrill(drill, {
+    const report = await runDrill(drill, {
       runner,
       logger,
       fromBackup: context.manifest.backupId,
       signal: context.signal,
       ...(shift ? { clock: () => new Date(Date.now() + shift) } : {}),
     });
-  } catch (error) {
+    // A stop comes back as an aborted report: it must end the gameday, not count as a defect not caught.
     throwIfAborted(context.signal);
-    throw new Error(`gameday could not prepare the "${name}" copy of backup ${context.manifest.backupId}: ${errorMessage(error)}`, { cause: error });
+    return { report };
   } finally {
     // One copy at a time: the work directory never holds more than one backup's worth.
     await rm(root, { recursive: true, force: true });
@@ -171,7 +196,8 @@ function variantConfig(context: DefectContext, root: string, settings: VariantSe
     restore: { ...context.drill.restore, damage: settings.damage },
     notify: [],
     retention: undefined,
-    objectives: { ...context.drill.objectives, rtoRegression: { ...context.drill.objectives.rtoRegression, action: 'off' } },
+    // Without the RTO objective: restoring copies one after another on a busy machine is slower, and a slow restore catches no defect.
+    objectives: { ...context.drill.objectives, rto: undefined, rtoRegression: { ...context.drill.objectives.rtoRegression, action: 'off' } },
   };
   return { runner, drill };
 }

@@ -63,7 +63,7 @@ describe('firedrill gameday', () => {
       'missing-extension': 'n/a',
       'stale-backup': 'caught',
     });
-    expect(report.score).toEqual({ caught: 9, applicable: 9 });
+    expect(report.score).toEqual({ caught: 9, applicable: 9, inconclusive: 0 });
     const by = Object.fromEntries(report.defects.map((defect) => [defect.id, defect.caughtBy]));
     expect(by['flipped-byte']).toMatch(/^integrity error: object source\.pgdump\.zst\.age of backup \S+ does not match its manifest/);
     expect(by['manifest-counts']).toBe('check "nothing lost"');
@@ -92,7 +92,7 @@ describe('firedrill gameday', () => {
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/^drill orders, backup \S+: 4 of 8 defects caught$/m);
     for (const missed of ['manifest-counts', 'table-data-missing', 'index-missing', 'stale-backup']) expect(result.stdout).toMatch(new RegExp(`^\\s+${missed}\\s+NOT CAUGHT\\s`, 'm'));
-    expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the repository does not encrypt/m);
+    expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the backup is not encrypted/m);
     expect(result.stdout).toContain('findings:');
     expect(result.stdout).toMatch(/manifest-counts: add a fingerprint check/);
     expect(result.stdout).toMatch(/table-data-missing: add a fingerprint check .*or sql checks that count the rows/);

@@ -30,12 +30,16 @@ export async function gamedayCommand(name: string, flags: GamedayFlags, global: 
   });
   if (flags.json) output.out(JSON.stringify(report, null, 2));
   else output.out(`\n${renderGameday(report)}`);
-  return report.score.caught === report.score.applicable ? EXIT.PASSED : EXIT.FAILED;
+  const { caught, applicable, inconclusive } = report.score;
+  // Inconclusive results say nothing about the drill: they alone are an error (2), not a finding (1).
+  if (caught + inconclusive < applicable) return EXIT.FAILED;
+  return inconclusive > 0 ? EXIT.ERROR : EXIT.PASSED;
 }
 
 function verdict(result: DefectResult): string {
   if (!result.applicable) return `not applicable (${result.notApplicableBecause})`;
-  return result.caught ? `caught by ${shorten(result.caughtBy ?? '')}` : `NOT CAUGHT (the drill ${result.status === 'error' ? 'could not run' : 'passed'})`;
+  if (result.inconclusive) return `inconclusive: ${shorten(result.suggestion ?? '')}`;
+  return result.caught ? `caught by ${shorten(result.caughtBy ?? '')}` : 'NOT CAUGHT (the drill passed)';
 }
 
 /** The terminal's copy of a long message; --json has it whole. */
@@ -44,13 +48,19 @@ function shorten(text: string): string {
 }
 
 export function renderGameday(report: GamedayReport): string {
-  const rows = report.defects.map((result) => [result.id, result.applicable ? (result.caught ? 'caught' : 'NOT CAUGHT') : 'n/a', result.description, result.applicable ? shorten(result.caughtBy ?? '-') : (result.notApplicableBecause ?? '')]);
+  const rows = report.defects.map((result) => [
+    result.id,
+    !result.applicable ? 'n/a' : result.inconclusive ? 'inconclusive' : result.caught ? 'caught' : 'NOT CAUGHT',
+    result.description,
+    !result.applicable ? (result.notApplicableBecause ?? '') : result.inconclusive ? shorten(result.suggestion ?? '') : shorten(result.caughtBy ?? '-'),
+  ]);
+  const { caught, applicable, inconclusive } = report.score;
   const lines = [
-    `drill ${report.drill}, backup ${report.backupId}: ${report.score.caught} of ${report.score.applicable} defects caught`,
+    `drill ${report.drill}, backup ${report.backupId}: ${caught} of ${applicable} defects caught${inconclusive > 0 ? ` (${inconclusive} inconclusive: run the gameday again)` : ''}`,
     '',
     renderTable(['DEFECT', 'RESULT', 'WHAT WAS BROKEN', 'CAUGHT BY'], rows, '  '),
   ];
-  const findings = report.defects.filter((result) => result.applicable && !result.caught);
+  const findings = report.defects.filter((result) => result.applicable && !result.caught && !result.inconclusive);
   if (findings.length > 0) {
     lines.push('', 'findings:');
     for (const finding of findings) lines.push(`  ${finding.id}: ${finding.suggestion}`);

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LeaveOut } from '../../interfaces.ts';
-import { RestoreError } from '../../errors.ts';
+import { SandboxError } from '../../errors.ts';
 import { runToCompletion } from '../../pipeline/child-process.ts';
 import { createWorkDirectory, type WorkDirectory } from '../../pipeline/work-directory.ts';
 import { findTools, pickTool } from './postgres-tools.ts';
@@ -19,20 +19,25 @@ export async function listWithout(
   options: { minimumMajor: number; signal: AbortSignal },
 ): Promise<{ directory: WorkDirectory; listFile: string; leftOut: string }> {
   const tool = pickTool(await findTools('pg_restore'), options.minimumMajor);
-  if (!tool) throw new RestoreError(`leaving out ${leaveOut.entryType} needs pg_restore ${options.minimumMajor} or newer on this host, to list the archive`);
+  // Problems of making the damage are the gameday's, never the backup's: they are environment errors.
+  if (!tool) throw new SandboxError(`leaving out ${leaveOut.entryType} needs pg_restore ${options.minimumMajor} or newer on this host, to list the archive`);
   const listing = await runToCompletion(tool.path, ['--list', archive], { signal: options.signal });
-  // `3345; 1259 16390 TABLE DATA public orders postgres`: dump id; catalog ids; type; schema; name; owner.
-  const pattern = new RegExp(`^(\\d+); \\d+ \\d+ ${leaveOut.entryType} (\\S+) (\\S+) `);
+  // `3345; 1259 16390 TABLE DATA public orders postgres`: dump id; catalog ids; type; schema; name (unquoted, may hold spaces); owner.
+  const entry = new RegExp(`^\\d+; \\d+ \\d+ ${leaveOut.entryType} `);
+  const wanted = leaveOut.schema !== undefined && leaveOut.name !== undefined ? `${leaveOut.schema} ${leaveOut.name} ` : undefined;
   let leftOut: string | undefined;
   const kept = listing.split('\n').filter((line) => {
-    const match = leftOut === undefined ? pattern.exec(line) : null;
-    if (!match) return true;
-    const qualifiedName = `${match[2]}.${match[3]}`;
-    if (leaveOut.qualifiedName !== undefined && leaveOut.qualifiedName !== qualifiedName) return true;
-    leftOut = `${leaveOut.entryType} ${qualifiedName}`;
+    const head = leftOut === undefined ? entry.exec(line) : null;
+    if (!head) return true;
+    const rest = line.slice(head[0].length);
+    if (wanted !== undefined && !rest.startsWith(wanted)) return true;
+    leftOut = `${leaveOut.entryType} ${wanted ? `${leaveOut.schema}.${leaveOut.name}` : rest.split(' ').slice(0, 2).join('.')}`;
     return false;
   });
-  if (leftOut === undefined) throw new RestoreError(`the archive has no ${leaveOut.entryType} entry${leaveOut.qualifiedName ? ` for ${leaveOut.qualifiedName}` : ''} to leave out`);
+  if (leftOut === undefined) {
+    const which = wanted ? ` for ${leaveOut.schema}.${leaveOut.name}` : '';
+    throw new SandboxError(`the archive has no ${leaveOut.entryType} entry${which} to leave out`);
+  }
   const directory = await createWorkDirectory('restore-list');
   try {
     const listFile = join(directory.path, 'restore.list');

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '../../interfaces.ts';
 import { encodingStages } from '../../pipeline/object-codec.ts';
 import type { Defect } from '../defect.ts';
+import { encodingOf } from '../backup-copy.ts';
 
 /**
  * A dump that came out empty (pg_dump stopped before writing, and the upload
@@ -27,18 +28,22 @@ export const emptyDump: Defect = {
         done(null, chunk);
       },
     });
-    await pipeline([Readable.from([]), ...(await encodingStages(repository.encoding)), measure, createWriteStream(copy.objectPath(name))], { signal });
     const changed = structuredClone(await copy.readManifest());
     const entry = changed.objects.find((object) => object.name === name);
-    if (entry) Object.assign(entry, { sha256: hash.digest('hex'), sizeBytes, contentSizeBytes: 0 });
+    if (!entry) throw new Error(`the copy's manifest has no object ${name}`);
+    // Encoded the way the object was, so only its emptiness is new.
+    const encoding = encodingOf(entry, repository.encoding.encryption?.identity);
+    await pipeline([Readable.from([]), ...(await encodingStages(encoding)), measure, createWriteStream(copy.objectPath(name))], { signal });
+    Object.assign(entry, { sha256: hash.digest('hex'), sizeBytes, contentSizeBytes: 0 });
     await copy.writeManifest(changed);
     return {};
   },
   suggestion: () => 'a restore of an empty dump must fail: that this went unnoticed is a firedrill bug, please report it',
 };
 
-/** The object holding a PostgreSQL target's dump. */
+/** The object holding a PostgreSQL target's dump, as its metadata names it. */
 function dumpObject(manifest: Manifest): string | undefined {
-  const targets = new Set(manifest.targets.filter((target) => target.engine === 'postgres').map((target) => target.name));
-  return manifest.objects.find((object) => targets.has(object.target))?.name;
+  const target = manifest.targets.find((candidate) => candidate.engine === 'postgres');
+  const name = target?.metadata['object'];
+  return typeof name === 'string' ? name : undefined;
 }

@@ -15,7 +15,7 @@ export const fileContentChanged: Defect = {
   notApplicable: (context) => archiveNotApplicable(context, 'non-empty'),
   async apply(context, copy) {
     const archive = filesArchive(context.manifest, 'non-empty');
-    if (!archive) return {};
+    if (!archive) throw new Error('the backup has no files archive to damage');
     const file = await largestFile(context, copy, archive, 'non-empty');
     const offset = Math.floor(file.size / 2);
     context.logger.info({ target: archive.target, path: file.path, sizeBytes: file.size, offset }, 'gameday: changing one byte of the largest file in the archive');

@@ -13,7 +13,7 @@ export const fileMissing: Defect = {
   notApplicable: (context) => archiveNotApplicable(context, 'any'),
   async apply(context, copy) {
     const archive = filesArchive(context.manifest, 'any');
-    if (!archive) return {};
+    if (!archive) throw new Error('the backup has no files archive to damage');
     const file = await largestFile(context, copy, archive, 'any');
     context.logger.info({ target: archive.target, path: file.path, sizeBytes: file.size }, 'gameday: leaving the largest file out of the archive');
     await rewriteArchive(context, copy, archive, file.path, { kind: 'leave-out' });

@@ -9,7 +9,7 @@ export const flippedByte: Defect = {
   notApplicable: ({ manifest }) => ((largestObject(manifest)?.sizeBytes ?? 0) > 0 ? undefined : 'the backup has no stored bytes to flip'),
   async apply({ manifest }, copy) {
     const object = largestObject(manifest);
-    if (!object) return {};
+    if (!object) throw new Error('the backup has no object to damage');
     const file = await open(copy.objectPath(object.name), 'r+');
     try {
       const position = Math.floor(object.sizeBytes / 2);

@@ -10,7 +10,8 @@ export const manifestChecksum: Defect = {
     const object = largestObject(manifest);
     const tampered = structuredClone(await copy.readManifest());
     const entry = tampered.objects.find((candidate) => candidate.name === object?.name);
-    if (entry) entry.sha256 = `${entry.sha256.slice(0, -1)}${entry.sha256.endsWith('0') ? '1' : '0'}`;
+    if (!entry) throw new Error('the backup has no object to tamper with');
+    entry.sha256 = `${entry.sha256.slice(0, -1)}${entry.sha256.endsWith('0') ? '1' : '0'}`;
     await copy.writeManifest(tampered);
     return {};
   },

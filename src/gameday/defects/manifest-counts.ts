@@ -13,7 +13,8 @@ export const manifestCounts: Defect = {
   async apply(_context, copy) {
     const tampered = structuredClone(await copy.readManifest());
     const found = countedTable(tampered);
-    if (found) found.count.rows += 1;
+    if (!found) throw new Error('the backup records no exact row count to tamper with');
+    found.count.rows += 1;
     await copy.writeManifest(tampered);
     return {};
   },

@@ -9,7 +9,8 @@ export const truncatedObject: Defect = {
   notApplicable: ({ manifest }) => ((largestObject(manifest)?.sizeBytes ?? 0) > 1 ? undefined : 'the backup has no stored bytes to cut'),
   async apply({ manifest }, copy) {
     const object = largestObject(manifest);
-    if (object) await truncate(copy.objectPath(object.name), Math.floor(object.sizeBytes / 2));
+    if (!object) throw new Error('the backup has no object to damage');
+    await truncate(copy.objectPath(object.name), Math.floor(object.sizeBytes / 2));
     return {};
   },
   suggestion: () => INTEGRITY_SUGGESTION,

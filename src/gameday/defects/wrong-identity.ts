@@ -7,7 +7,7 @@ import type { Defect } from '../defect.ts';
 export const wrongIdentity: Defect = {
   id: 'wrong-identity',
   description: 'restored with an age identity the backup was not encrypted to',
-  notApplicable: ({ repository }) => (repository.encoding.encryption ? undefined : 'the repository does not encrypt (encryption.recipients)'),
+  notApplicable: ({ manifest }) => (manifest.objects.some((object) => object.encryption) ? undefined : 'the backup is not encrypted (encryption.recipients)'),
   async apply({ signal }) {
     const keygen = await findExecutable('age-keygen');
     if (!keygen) throw new Error('age-keygen is not installed (it comes with age)');
