@@ -14,6 +14,7 @@ import { HashingStream } from '../pipeline/hashing.ts';
 import { createWorkDirectory } from '../pipeline/work-directory.ts';
 import type { BackupCopy, DefectContext } from './defect.ts';
 import { encodingOf } from './backup-copy.ts';
+import { drained } from '../pipeline/drained.ts';
 
 /**
  * Damage inside a files target's archive that the integrity check cannot
@@ -168,7 +169,7 @@ async function copyEntries(extract: Extract, pack: Pack, path: string, change: E
         bytes[flipAt - offset] = (bytes[flipAt - offset] ?? 0) ^ 0x01;
       }
       offset += chunk.length;
-      if (!sink.write(bytes)) await drained(sink, signal);
+      if (!sink.write(bytes)) await drained(sink, signal, { closedMessage: 'the rewritten archive was closed while an entry was being copied' });
     }
     if (header.type === 'file' || header.type === 'contiguous-file') sink.end(undefined);
     await finished;
@@ -177,28 +178,6 @@ async function copyEntries(extract: Extract, pack: Pack, path: string, change: E
   return found;
 }
 
-/** Waits until an entry takes more, or fails when it was closed or the rewrite stops. */
-function drained(sink: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const done = () => {
-      sink.off('drain', onDrain);
-      sink.off('close', onClose);
-      signal.removeEventListener('abort', onClose);
-    };
-    const onDrain = () => {
-      done();
-      resolve();
-    };
-    const onClose = () => {
-      done();
-      reject(new Error('the rewritten archive was closed while an entry was being copied'));
-    };
-    sink.on('drain', onDrain);
-    sink.on('close', onClose);
-    signal.addEventListener('abort', onClose);
-    if (signal.aborted) onClose();
-  });
-}
 
 function identityOf(encoding: DefectContext['repository']['encoding']): Secret | undefined {
   return encoding.encryption?.identity;

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useWorkspace } from '../support/lifecycle.ts';
+import { backupDigests } from '../support/workspace.ts';
 import type { GamedayReport } from '../../src/gameday/gameday.ts';
 
 /**
@@ -29,17 +29,6 @@ async function makeTree(root: string): Promise<void> {
 
 function filesDrill(root: string, check: string): string {
   return [`source: { type: files, paths: [${JSON.stringify(root)}] }`, 'restore: { sandbox: local }', 'checks:', `  - ${check}`, 'objectives: { rpo: 26h }', ''].join('\n');
-}
-
-/** SHA-256 of every file of the drill's backups: what must be the same after a gameday. */
-async function backupDigests(directory: string): Promise<Record<string, string>> {
-  const digests: Record<string, string> = {};
-  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || entry.parentPath.includes('/reports')) continue;
-    const path = join(entry.parentPath, entry.name);
-    digests[path] = createHash('sha256').update(await readFile(path)).digest('hex');
-  }
-  return digests;
 }
 
 const outcome = (report: GamedayReport, id: string) => {

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
+import { backupDigests } from '../support/workspace.ts';
 import type { GamedayReport } from '../../src/gameday/gameday.ts';
 
 /**
@@ -15,17 +15,6 @@ import type { GamedayReport } from '../../src/gameday/gameday.ts';
  */
 
 const context = useSourceDatabase();
-
-/** SHA-256 of every file of the drill's backups: what must be the same after a gameday. */
-async function backupDigests(directory: string): Promise<Record<string, string>> {
-  const digests: Record<string, string> = {};
-  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || entry.parentPath.includes('/reports')) continue;
-    const path = join(entry.parentPath, entry.name);
-    digests[path] = createHash('sha256').update(await readFile(path)).digest('hex');
-  }
-  return digests;
-}
 
 const outcomes = (report: GamedayReport) => Object.fromEntries(report.defects.map((defect) => [defect.id, defect.applicable ? (defect.caught ? 'caught' : 'missed') : 'n/a']));
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { containersOwnedBy } from './docker.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -101,4 +102,15 @@ export async function listFiles(directory: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** SHA-256 of every file below a directory but those under a `reports` directory: what a command that only reads backups must leave as it was. */
+export async function backupDigests(directory: string): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.parentPath.split('/').includes('reports')) continue;
+    const path = join(entry.parentPath, entry.name);
+    digests[path] = createHash('sha256').update(await readFile(path)).digest('hex');
+  }
+  return digests;
 }

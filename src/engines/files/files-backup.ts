@@ -10,6 +10,7 @@ import { createWorkDirectory } from '../../pipeline/work-directory.ts';
 import { readOrSkip, walkFiles, type WalkEntry, type WalkWarning } from './file-walk.ts';
 import { serializeIndexEntry, type FileIndexEntry } from './file-index.ts';
 import type { FilesMetadata, FilesTarget } from './files-engine.ts';
+import { drained } from '../../pipeline/drained.ts';
 
 /**
  * A files target, streamed as one tar archive through the repository's
@@ -172,7 +173,7 @@ async function addFileContent(
     }
     hash.update(chunk);
     position += chunk.length;
-    if (!stream.write(chunk)) await drained(stream, pack, signal);
+    if (!stream.write(chunk)) await drained(stream, signal, { alsoClosing: [pack], closedMessage: 'the archive was closed while a file was being added' });
   }
   } catch (error) {
     stream.destroy(error as Error);
@@ -189,30 +190,6 @@ async function addFileContent(
   return { size, sha256: hash.digest('hex') };
 }
 
-/** Waits until the archive takes more, or fails when it was destroyed (the repository stopped reading) or the run stops. */
-function drained(stream: NodeJS.EventEmitter, pack: Pack, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const done = () => {
-      stream.off('drain', onDrain);
-      pack.off('close', onClose);
-      stream.off('close', onClose);
-      signal.removeEventListener('abort', onClose);
-    };
-    const onDrain = () => {
-      done();
-      resolve();
-    };
-    const onClose = () => {
-      done();
-      reject(new Error('the archive was closed while a file was being added'));
-    };
-    stream.on('drain', onDrain);
-    pack.on('close', onClose);
-    stream.on('close', onClose);
-    signal.addEventListener('abort', onClose);
-    if (signal.aborted) onClose();
-  });
-}
 
 function addHeader(pack: Pack, header: Partial<Header> & Pick<Header, 'name'>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
