@@ -159,6 +159,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .argument('<drill>', 'drill name')
     .option('--backup <id>', 'the backup to damage copies of ("latest" or a backup id)', 'latest')
     .option('--json', 'print the gameday report as JSON')
+    .option('--html <file>', 'also write the result as a self-contained HTML page')
     .action(async (name: string, flags: GamedayFlags) => {
       exitCode = await gamedayCommand(name, flags, global(), output, abort.signal);
     });

@@ -26,7 +26,7 @@ export function renderHtmlReport(report: Report, history: Report[]): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="firedrill-schema-version" content="${report.schemaVersion}">
 <title>firedrill: ${report.drill} — ${report.status.toUpperCase()}</title>
-<style>${new Markup(STYLE)}</style>
+<style>${new Markup(REPORT_STYLE)}</style>
 </head>
 <body>
 <main>
@@ -48,11 +48,11 @@ ${historySection(report, history)}
   return redactText(document.text);
 }
 
-function section(testId: string, title: string, body: Content): Markup {
+export function section(testId: string, title: string, body: Content): Markup {
   return html`<section data-testid="${testId}"><h2>${title}</h2>${body}</section>`;
 }
 
-function fact(label: string, value: Content, wide = false): Markup {
+export function fact(label: string, value: Content, wide = false): Markup {
   return html`<div${wide ? new Markup(' class="wide"') : NOTHING}><dt>${label}</dt><dd>${value}</dd></div>`;
 }
 
@@ -60,7 +60,7 @@ function fact(label: string, value: Content, wide = false): Markup {
 const UNWRAPPED_COLUMNS = new Set(['Type', 'Status', 'Duration', 'Event', 'Attempts', 'Engine', 'Limit', 'Measured']);
 
 /** A table that becomes labelled blocks on a narrow screen, so no row runs off the side of a phone. */
-function table(className: string, headings: string[], rows: { cells: Content[]; attributes?: Markup }[]): Markup {
+export function table(className: string, headings: string[], rows: { cells: Content[]; attributes?: Markup }[]): Markup {
   const head = headings.map((heading) => html`<th>${heading}</th>`);
   const body = rows.map((row) => html`<tr${row.attributes ?? NOTHING}>${row.cells.map((content, index) => cell(headings[index] ?? '', content))}</tr>`);
   return html`<table class="stacking ${className}"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
@@ -343,7 +343,8 @@ function sparkline(runs: Report[], report: Report): Markup {
 }
 
 // Colours: passed green, failed red, error orange, aborted grey, in the banner, the chips and the history alike.
-const STYLE = `
+/** The stylesheet of firedrill's HTML pages (the run report, the gameday report). */
+export const REPORT_STYLE = `
 *{box-sizing:border-box}
 body{margin:0;background:#f4f6f8;color:#1f2328;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1120px;margin:0 auto;padding:24px}

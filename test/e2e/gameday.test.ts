@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
@@ -76,10 +76,14 @@ describe('firedrill gameday', () => {
     );
     expect((await workspace.run(['run', 'orders'])).code).toBe(0);
 
-    const result = await workspace.run(['gameday', 'orders']);
+    await mkdir(join(workspace.directory, 'out'));
+    const result = await workspace.run(['gameday', 'orders', '--html', 'out/gameday.html']);
 
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/^drill orders, backup \S+: 4 of 8 defects caught$/m);
+    const page = await readFile(join(workspace.directory, 'out/gameday.html'), 'utf8');
+    expect(page).toContain('data-status="failed"');
+    expect(page).toContain('data-defect="stale-backup" data-result="NOT CAUGHT"');
     for (const missed of ['manifest-counts', 'table-data-missing', 'index-missing', 'stale-backup']) expect(result.stdout).toMatch(new RegExp(`^\\s+${missed}\\s+NOT CAUGHT\\s`, 'm'));
     expect(result.stdout).toMatch(/^\s+wrong-identity\s+n\/a\s+.*the backup is not encrypted/m);
     expect(result.stdout).toContain('findings:');

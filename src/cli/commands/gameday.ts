@@ -1,13 +1,18 @@
+import { resolve } from 'node:path';
 import type { Output } from '../output.ts';
 import { renderTable } from '../output.ts';
 import { openSession, selectValidDrills, type GlobalOptions } from '../session.ts';
 import { runGameday, type DefectResult, type GamedayReport } from '../../gameday/gameday.ts';
 import { EXIT } from '../exit-codes.ts';
+import { writeFileAtomically } from '../../atomic-file.ts';
+import { renderGamedayHtml } from '../../report/gameday-html.ts';
+import { errorMessage } from '../../errors.ts';
 import type { DrillConfig } from '../../config/load.ts';
 
 export interface GamedayFlags {
   json?: boolean;
   backup?: string;
+  html?: string;
 }
 
 /**
@@ -30,6 +35,16 @@ export async function gamedayCommand(name: string, flags: GamedayFlags, global: 
   });
   if (flags.json) output.out(JSON.stringify(report, null, 2));
   else output.out(`\n${renderGameday(report)}`);
+  if (flags.html) {
+    const path = resolve(runner.cwd, flags.html);
+    try {
+      await writeFileAtomically(path, renderGamedayHtml(report), { mode: 0o640 });
+      if (!flags.json) output.out(`\nHTML report: ${path}`);
+    } catch (error) {
+      // Like any report, one that cannot be written is said and changes no outcome.
+      output.err(`firedrill: could not write the gameday's HTML report ${path}: ${errorMessage(error)}`);
+    }
+  }
   const { caught, applicable, inconclusive } = report.score;
   // Inconclusive results say nothing about the drill: they alone are an error (2), not a finding (1).
   if (caught + inconclusive < applicable) return EXIT.FAILED;
