@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigProblem } from '../errors.ts';
+import { ConfigError, errorMessage, type ConfigProblem } from '../errors.ts';
+import { formatBytes } from '../format-bytes.ts';
 import { interpolate } from './interpolate.ts';
 import { formatPath, issuesToProblems } from './problems.ts';
 import { parseWithEnvironment, NAME_PATTERN } from './common.ts';
@@ -65,6 +66,11 @@ export interface LoadOptions {
   resolveSecrets?: boolean;
 }
 
+/** Config and drill files are read whole: this bounds what one can make firedrill hold. */
+const MAX_FILE_BYTES = 1024 * 1024; // "1 MiB" in the message below
+/** How many alias expansions a file may cause (yaml's own default): far above what a real config uses. */
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses one YAML file and validates it against a schema, collecting every problem. */
 async function loadFile<T extends z.ZodType>(
   path: string,
@@ -75,6 +81,11 @@ async function loadFile<T extends z.ZodType>(
   const file = displayPath(path, options.cwd);
   let text: string;
   try {
+    // A config or drill file is a few kilobytes: anything this large is the wrong file, or an attempt to exhaust memory.
+    const { size } = await stat(path);
+    if (size > MAX_FILE_BYTES) {
+      return { file, problems: [{ file, path: '', message: `is ${formatBytes(size)}; config and drill files may be at most 1 MiB (is this the right file?)` }] };
+    }
     text = await readFile(path, 'utf8');
   } catch (error) {
     return { file, problems: [{ file, path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }] };
@@ -92,7 +103,13 @@ async function loadFile<T extends z.ZodType>(
       }),
     };
   }
-  const raw: unknown = document.toJS() ?? emptyValue;
+  let raw: unknown;
+  try {
+    // yaml refuses to expand aliases past a limit (a "billion laughs" file): a config problem, not a crash.
+    raw = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? emptyValue;
+  } catch (error) {
+    return { file, problems: [{ file, path: '', message: `cannot be read as YAML: ${errorMessage(error)}; write the repeated values out instead of nesting aliases` }] };
+  }
   if (raw === null) return { file, problems: [{ file, path: '', message: 'is empty' }] };
   const interpolated = interpolate(raw, options.env);
   const problems: ConfigProblem[] = interpolated.problems.map((problem) => ({ file, path: formatPath(problem.path), message: problem.message }));

@@ -152,3 +152,35 @@ restore: { privileges: maybe }
     ]);
   });
 });
+
+describe('loadDrills with hostile files', () => {
+  it('refuses a YAML alias bomb as a config problem, quickly, instead of expanding it', async () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [index, name] of ['b', 'c', 'd', 'e', 'f', 'g', 'h'].entries()) {
+      const previous = String.fromCharCode('a'.charCodeAt(0) + index);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(',')}]`);
+    }
+    await folder.write('drills/bomb.yaml', `${levels.join('\n')}\n${VALID_SOURCE}`);
+    const started = Date.now();
+
+    const [line] = await folder.problemLines('bomb');
+
+    expect(line).toMatch(/^drills\/bomb\.yaml: cannot be read as YAML: .*alias.*; write the repeated values out instead of nesting aliases$/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses a file of more than 1 MiB before reading it', async () => {
+    await folder.write('drills/big.yaml', `description: "${'x'.repeat(10 * 1024 * 1024)}"\n${VALID_SOURCE}`);
+
+    expect(await folder.problemLines('big')).toEqual(['drills/big.yaml: is 10 MiB; config and drill files may be at most 1 MiB (is this the right file?)']);
+  });
+
+  it('refuses names that could reach a path or a shell, before anything runs', async () => {
+    await folder.write('drills/evil.yaml', `name: "../../etc; rm -rf /"\n${VALID_SOURCE}`);
+
+    const loaded = await folder.load();
+
+    expect(loaded.drills).toEqual([]);
+    expect([...loaded.problems.values()].flat().map((problem) => `${problem.file}: ${problem.path}`)).toContain('drills/evil.yaml: name');
+  });
+});
