@@ -8,6 +8,7 @@ import { SANDBOX_IMAGE, describeWithDocker } from '../support/docker.ts';
 import { CLI } from '../support/workspace.ts';
 import { drillMetricsRegistry } from '../../src/report/drill-metrics.ts';
 import { schedulerRegistry } from '../../src/server/metrics.ts';
+import { describeNeeding } from '../support/prerequisite.ts';
 
 /**
  * What deploys firedrill: the Dockerfile (built here from a local stand-in
@@ -312,18 +313,7 @@ const COMPOSE_MISSING = compose.code === 0 ? undefined : 'docker-compose is not 
 
 /** As describeWithDocker: FIREDRILL_REQUIRE_DOCKER=1 (set by .ci/run) makes a missing docker-compose a failure, never a skip. */
 function describeWithCompose(name: string, body: () => void): void {
-  if (COMPOSE_MISSING === undefined) {
-    describe(name, body);
-  } else if (process.env['FIREDRILL_REQUIRE_DOCKER'] === '1') {
-    describe(name, () => {
-      it('needs docker-compose (FIREDRILL_REQUIRE_DOCKER=1)', () => {
-        throw new Error(`docker-compose tests are required here but cannot run: ${COMPOSE_MISSING}`);
-      });
-    });
-  } else {
-    console.warn(`firedrill tests: skipping "${name}": ${COMPOSE_MISSING}`);
-    describe.skip(`${name} [skipped: ${COMPOSE_MISSING}; set FIREDRILL_REQUIRE_DOCKER=1 to make this a failure]`, body);
-  }
+  describeNeeding({ what: 'docker-compose', missing: COMPOSE_MISSING, requiredBy: 'FIREDRILL_REQUIRE_DOCKER' }, name, body);
 }
 
 interface ComposeService {

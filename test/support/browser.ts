@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { describe, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { describeNeeding } from './prerequisite.ts';
 
 /**
  * Browser tests look at what firedrill renders for people (the HTML report,
@@ -13,22 +13,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 const missing = existsSync(CHROMIUM_PATH) ? undefined : `there is no Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`;
-const required = Boolean(process.env['CI']) || process.env['FIREDRILL_REQUIRE_BROWSER'] === '1';
 
 export function describeWithBrowser(name: string, body: () => void): void {
-  if (missing === undefined) {
-    describe(name, body);
-  } else if (required) {
-    describe(name, () => {
-      it('needs Chromium (CI or FIREDRILL_REQUIRE_BROWSER=1)', () => {
-        throw new Error(`browser tests are required here but cannot run: ${missing}`);
-      });
-    });
-  } else {
-    // Only on a machine without Chromium and outside CI (a laptop): there, CI makes this a failure instead.
-    console.warn(`firedrill tests: skipping "${name}": ${missing}`);
-    describe.skip(`${name} [skipped: ${missing}; set FIREDRILL_REQUIRE_BROWSER=1 to make this a failure]`, body);
-  }
+  // CI systems set CI: there a missing browser fails too.
+  describeNeeding({ what: 'Chromium', missing, requiredBy: 'FIREDRILL_REQUIRE_BROWSER', alsoRequiredWhen: Boolean(process.env['CI']) }, name, body);
 }
 
 /** Headless, and quiet on the network: no background requests of its own that a test could mistake for the page's. */

@@ -1,7 +1,7 @@
-import { describe, it } from 'vitest';
 import { ImageName } from 'testcontainers';
 import { dockerClient, dockerReachable, listFiredrillContainers, type FiredrillContainer } from '../../src/docker/docker-client.ts';
 import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
+import { describeNeeding } from './prerequisite.ts';
 
 /**
  * Docker tests need an engine and the image `postgres:<major>` of the
@@ -29,19 +29,7 @@ const state = await probe();
 export const SANDBOX_IMAGE = state.image;
 
 export function describeWithDocker(name: string, body: () => void): void {
-  if (state.missing === undefined) {
-    describe(name, body);
-  } else if (process.env['FIREDRILL_REQUIRE_DOCKER'] === '1') {
-    describe(name, () => {
-      it('needs Docker (FIREDRILL_REQUIRE_DOCKER=1)', () => {
-        throw new Error(`Docker tests are required here but cannot run: ${state.missing}`);
-      });
-    });
-  } else {
-    // Only on a machine without Docker and without FIREDRILL_REQUIRE_DOCKER (a laptop): CI sets it, so there this is a failure instead.
-    console.warn(`firedrill tests: skipping "${name}": ${state.missing}`);
-    describe.skip(`${name} [skipped: ${state.missing}; set FIREDRILL_REQUIRE_DOCKER=1 to make this a failure]`, body);
-  }
+  describeNeeding({ what: 'Docker', missing: state.missing, requiredBy: 'FIREDRILL_REQUIRE_DOCKER' }, name, body);
 }
 
 /** Firedrill containers started by these processes (their owner label names the pid), when an engine answers. */
