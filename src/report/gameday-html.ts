@@ -1,7 +1,6 @@
 import type { DefectResult, GamedayReport } from '../gameday/gameday.ts';
-import { redactText } from '../redact.ts';
 import { Markup, NOTHING, html } from '../markup.ts';
-import { REPORT_STYLE, fact, section, table } from './html-report.ts';
+import { fact, htmlPage, section, table } from './html-report.ts';
 
 /**
  * A gameday's result as one self-contained HTML page, in the style of the
@@ -15,31 +14,20 @@ export function renderGamedayHtml(report: GamedayReport): string {
   const missed = applicable - caught - inconclusive;
   const status = missed > 0 ? 'failed' : inconclusive > 0 ? 'error' : 'passed';
   const headline = `${caught} of ${applicable} defects caught`;
-  const document = html`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="firedrill-gameday-schema-version" content="${report.schemaVersion}">
-<title>firedrill gameday: ${report.drill} — ${headline}</title>
-<style>${new Markup(REPORT_STYLE)}</style>
-</head>
-<body>
-<main>
-<header class="banner status-${status}" data-testid="score-banner" data-status="${status}">
+  return htmlPage({
+    title: `firedrill gameday: ${report.drill} — ${headline}`,
+    schema: { name: 'firedrill-gameday-schema-version', version: report.schemaVersion },
+    body: [
+      html`<header class="banner status-${status}" data-testid="score-banner" data-status="${status}">
 <div class="banner-title"><span class="badge">GAMEDAY</span><h1>${report.drill}: ${headline}</h1></div>
 <p class="summary">${summaryLine(missed, inconclusive)}</p>
 <dl class="facts">${fact('Backup', report.backupId)}${fact('Started (UTC)', report.startedAt)}${fact('Undamaged copy', report.baseline.summary)}</dl>
-</header>
-${section('defects', 'Defects', table('defects-table', ['Defect', 'Result', 'What was broken', 'Caught by, or why not'], report.defects.map(defectRow)))}
-${findingsSection(report.defects)}
-<footer>firedrill gameday, schema ${report.schemaVersion}. Every defect was made on a throwaway copy; the backup itself was only read. This file loads nothing and runs no script.</footer>
-</main>
-</body>
-</html>
-`;
-  return redactText(document.text);
+</header>`,
+      section('defects', 'Defects', table('defects-table', ['Defect', 'Result', 'What was broken', 'Caught by, or why not'], report.defects.map(defectRow))),
+      findingsSection(report.defects),
+      html`<footer>firedrill gameday, schema ${report.schemaVersion}. Every defect was made on a throwaway copy; the backup itself was only read. This file loads nothing and runs no script.</footer>`,
+    ],
+  });
 }
 
 function summaryLine(missed: number, inconclusive: number): string {

@@ -17,6 +17,30 @@ import { RTO_TREND_MINIMUM_RUNS } from './objectives.ts';
 export const HISTORY_STRIP_RUNS = 30;
 
 export function renderHtmlReport(report: Report, history: Report[]): string {
+  return htmlPage({
+    title: `firedrill: ${report.drill} — ${report.status.toUpperCase()}`,
+    schema: { name: 'firedrill-schema-version', version: report.schemaVersion },
+    body: [
+      banner(report),
+      errorSection(report),
+      objectivesSection(report),
+      timelineSection(report),
+      checksSection(report),
+      backupSection(report),
+      notificationsSection(report),
+      retentionSection(report),
+      historySection(report, history),
+      html`<footer>firedrill ${report.firedrillVersion}, report schema ${report.schemaVersion}. This file loads nothing and runs no script.</footer>`,
+    ],
+  });
+}
+
+/**
+ * One of firedrill's self-contained pages (the run report, the gameday
+ * report): inline styles, no script, nothing loaded. The whole document is
+ * redacted last: messages come from errors, servers and notifiers.
+ */
+export function htmlPage(page: { title: string; schema: { name: string; version: number }; body: Content }): string {
   // The Content-Security-Policy is a second guard: should escaping ever miss, the browser still runs no script and fetches nothing.
   const document = html`<!DOCTYPE html>
 <html lang="en">
@@ -24,27 +48,17 @@ export function renderHtmlReport(report: Report, history: Report[]): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="firedrill-schema-version" content="${report.schemaVersion}">
-<title>firedrill: ${report.drill} — ${report.status.toUpperCase()}</title>
+<meta name="${page.schema.name}" content="${page.schema.version}">
+<title>${page.title}</title>
 <style>${new Markup(REPORT_STYLE)}</style>
 </head>
 <body>
 <main>
-${banner(report)}
-${errorSection(report)}
-${objectivesSection(report)}
-${timelineSection(report)}
-${checksSection(report)}
-${backupSection(report)}
-${notificationsSection(report)}
-${retentionSection(report)}
-${historySection(report, history)}
-<footer>firedrill ${report.firedrillVersion}, report schema ${report.schemaVersion}. This file loads nothing and runs no script.</footer>
+${page.body}
 </main>
 </body>
 </html>
 `;
-  // Messages come from errors, servers and notifiers: any secret that slipped into one is scrubbed, as in the JSON report.
   return redactText(document.text);
 }
 
@@ -344,7 +358,7 @@ function sparkline(runs: Report[], report: Report): Markup {
 
 // Colours: passed green, failed red, error orange, aborted grey, in the banner, the chips and the history alike.
 /** The stylesheet of firedrill's HTML pages (the run report, the gameday report). */
-export const REPORT_STYLE = `
+const REPORT_STYLE = `
 *{box-sizing:border-box}
 body{margin:0;background:#f4f6f8;color:#1f2328;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1120px;margin:0 auto;padding:24px}
