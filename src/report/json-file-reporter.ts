@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reporter } from '../interfaces.ts';
 import type { Report } from './report.ts';
 import { redactText } from '../redact.ts';
 import { writeFileAtomically } from '../atomic-file.ts';
 import type { DrillState } from './drill-metrics.ts';
+import { readHistory } from './history.ts';
 
 /**
  * Reports as JSON files: `<dir>/<drill>/<runId>.json`, written to a temporary
@@ -35,26 +36,9 @@ export function renderReportJson(report: Report | Report[]): string {
   return redactText(JSON.stringify(report, null, 2));
 }
 
-/** A drill's reports, newest first (run ids sort by time); unreadable ones are skipped. */
-async function* reportsNewestFirst(directory: string, drill: string): AsyncGenerator<Report> {
-  let names: string[];
-  try {
-    names = (await readdir(join(directory, drill))).filter((name) => name.endsWith('.json')).sort().reverse();
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    try {
-      yield JSON.parse(await readFile(join(directory, drill, name), 'utf8')) as Report;
-    } catch {
-      // a report damaged by hand: go on with the one before
-    }
-  }
-}
-
 /** The newest report of a drill, or undefined when it never ran (or its reports are unreadable). */
 export async function readLatestReport(directory: string, drill: string): Promise<Report | undefined> {
-  for await (const report of reportsNewestFirst(directory, drill)) return report;
+  for await (const report of readHistory({ reportsDirectory: directory }, drill).reports) return report;
   return undefined;
 }
 
@@ -74,7 +58,7 @@ export async function readDrillStates(directory: string): Promise<DrillState[]> 
   for (const drill of drills) {
     let latest: Report | undefined;
     let lastPassed: Report | undefined;
-    for await (const report of reportsNewestFirst(directory, drill)) {
+    for await (const report of readHistory({ reportsDirectory: directory }, drill).reports) {
       latest ??= report;
       if (report.status !== 'passed') continue;
       lastPassed = report;
