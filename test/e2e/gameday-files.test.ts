@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ageKeygen } from '../support/canaries.ts';
 import { describe, expect, it } from 'vitest';
 import { useWorkspace } from '../support/lifecycle.ts';
 import { backupDigests } from '../support/workspace.ts';
@@ -41,9 +41,7 @@ describe('firedrill gameday on a files drill', () => {
     const { workspace } = context;
     const root = join(workspace.directory, 'uploads');
     await makeTree(root);
-    const identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const recipient = /public key: (age1\w+)/.exec(identity)?.[1] as string;
-    const key = identity.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-')) as string;
+    const { recipient, secretKey: key } = ageKeygen();
     await workspace.writeFile(
       'config/firedrill.yaml',
       `repositories:\n  local: { type: local, path: ./var/backups, encryption: { recipients: [${recipient}], identity: { env: AGE_IDENTITY } } }\n`,

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ageKeygen } from '../support/canaries.ts';
 import { describe, expect, it } from 'vitest';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
@@ -21,9 +21,7 @@ const outcomes = (report: GamedayReport) => Object.fromEntries(report.defects.ma
 describe('firedrill gameday', () => {
   it('scores every defect as caught for a drill with a fingerprint check and an RPO, encrypted, leaving the backup as it was', async () => {
     const { workspace } = context;
-    const identity = execFileSync('age-keygen', { encoding: 'utf8' });
-    const recipient = /public key: (age1\w+)/.exec(identity)?.[1] as string;
-    const key = identity.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-')) as string;
+    const { recipient, secretKey: key } = ageKeygen();
     await workspace.writeFile(
       'config/firedrill.yaml',
       `repositories:\n  local: { type: local, path: ./var/backups, encryption: { recipients: [${recipient}], identity: { env: AGE_IDENTITY } } }\n`,

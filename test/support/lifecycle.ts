@@ -6,7 +6,9 @@ import type { DemoSource } from '../../src/demo/demo-source.ts';
 /**
  * The life cycle most tests share: a fresh workspace for every test, checked
  * after it for anything left behind (sandbox directories, PostgreSQL or other
- * processes), and, with `useSourceDatabase`, one source database per file.
+ * processes) and for any planted secret that came out (canaries.ts), and,
+ * with `useSourceDatabase`, one source database per file, whose password is
+ * planted.
  */
 
 export interface WorkspaceContext {
@@ -19,8 +21,9 @@ export function useWorkspace(environment: () => Record<string, string> = () => (
     context.workspace = await createWorkspace(environment());
   });
   afterEach(async () => {
-    // Pass or fail: nothing of firedrill's may be left behind.
+    // Pass or fail: nothing of firedrill's may be left behind, and no planted secret may have come out.
     expect(await context.workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [], containers: [] });
+    expect(await context.workspace.leaks()).toEqual([]);
     await context.workspace.remove();
   });
   return context;

@@ -1,6 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/logger.ts';
+import { canary, plantSecret } from './canaries.ts';
 import { findTools } from '../../src/engines/postgres/postgres-tools.ts';
 import { startDemoSource, type DemoSource, type SeedSize } from '../../src/demo/demo-source.ts';
 import { connect } from '../../src/engines/postgres/session.ts';
@@ -9,10 +10,11 @@ import { withDatabase } from '../../src/engines/postgres/postgres-connection.ts'
 /**
  * A real PostgreSQL source for a test file: a throwaway cluster on 127.0.0.1
  * with password authentication, seeded with the demo shop. Drill files reach
- * it through SOURCE_URL and SOURCE_PASSWORD.
+ * it through SOURCE_URL and SOURCE_PASSWORD; the password is a planted canary.
  */
 export async function startSourceDatabase(options: { password?: string; seed?: SeedSize } = {}): Promise<DemoSource & { env: Record<string, string> }> {
-  const source = await startDemoSource({ logger: silentLogger, seed: options.seed ?? { customers: 300, products: 40, orders: 1_200 }, password: options.password });
+  const password = plantSecret(options.password ?? canary('the source password'), 'the source password');
+  const source = await startDemoSource({ logger: silentLogger, seed: options.seed ?? { customers: 300, products: 40, orders: 1_200 }, password });
   return { ...source, env: { SOURCE_URL: source.url, SOURCE_PASSWORD: source.password.reveal() } };
 }
 
