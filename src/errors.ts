@@ -96,3 +96,17 @@ export class AbortedError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * True when `error`, or one of its causes, is a full filesystem or quota:
+ * Node's ENOSPC/EDQUOT, or a child's words for them (zstd, pg_restore, initdb).
+ * Never the backup's fault: callers say which filesystem and what to do.
+ */
+export function isOutOfSpace(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current !== undefined && depth < 8; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    if (/No space left on device|Disk quota exceeded/i.test(errorMessage(current))) return true;
+  }
+  return false;
+}

@@ -52,6 +52,9 @@ export interface Selection {
 export function selectDrills(loaded: LoadedDrills, names: string[], all: boolean): Selection {
   const aliases = new Map<string, string>();
   for (const drill of loaded.drills) aliases.set(basename(drill.file, extname(drill.file)), drill.name);
+  for (const [name, problems] of loaded.problems) {
+    for (const problem of problems) aliases.set(basename(problem.file, extname(problem.file)), name);
+  }
   for (const name of [...loaded.drills.map((drill) => drill.name), ...loaded.problems.keys()]) aliases.set(name, name);
   const known = [...new Set(aliases.values())].sort();
   const wanted = all ? known : names.map((name) => aliases.get(name) ?? name);

@@ -198,7 +198,8 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     };
     const name = typeof input.name === 'string' ? input.name : fallbackName;
     const found = [...loaded.problems];
-    if (!NAME_PATTERN.test(name)) {
+    // A name set in the file is judged by the schema; only a name taken from the file name is judged here.
+    if (!NAME_PATTERN.test(name) && typeof input.name !== 'string') {
       found.push({ file: loaded.file, path: '', message: `the file name "${fallbackName}" is not a valid drill name; rename the file or set name:` });
     }
     const repository = input.backup?.repository ?? runner.defaults.repository;
@@ -230,7 +231,8 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     if (firstFile) found.push({ file: loaded.file, path: input.name === undefined ? '' : 'name', message: `drill name "${name}" is also used by ${firstFile}` });
     else filesByName.set(name, loaded.file);
     if (found.length > 0 || !loaded.value) {
-      addProblems(name, found);
+      // An invalid name (`../x`, `a; rm -rf`) never becomes a key anything is found by: the file's name does.
+      addProblems(NAME_PATTERN.test(name) ? name : fallbackName, found);
       continue;
     }
     const drill = loaded.value;

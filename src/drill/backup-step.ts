@@ -10,7 +10,7 @@ import { followWrittenFile } from '../pipeline/follow-file.ts';
 import type { ChainToFile } from '../pipeline/child-stage.ts';
 import { onAbort } from '../abort.ts';
 import { engineFor } from '../engines/registry.ts';
-import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage } from '../errors.ts';
+import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage, isOutOfSpace } from '../errors.ts';
 import { ByteCounter, checkEncoding, encodedByProcesses, encodedIntoFile, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
@@ -46,7 +46,13 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
       write: async (objectName, body) => {
         // `orders.pgdump.zst.age` says how to read it back by hand: age -d, then zstd -d.
         const storedName = `${objectName}${encodingSuffix(repository.encoding)}`;
-        const stored = { name: storedName, target: target.name, ...(await storeObject(writer, storedName, body, repository.encoding, context.signal)) };
+        const stored = {
+          name: storedName,
+          target: target.name,
+          ...(await storeObject(writer, storedName, body, repository.encoding, context.signal).catch((error: unknown) => {
+            throw withOutOfSpaceHint(error, repository);
+          })),
+        };
         objects.push(stored);
         return stored;
       },
@@ -65,10 +71,24 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
     objects,
     timings: Object.fromEntries(context.phases.filter((phase) => phase.name.startsWith('backup.')).map((phase) => [phase.name, phase.durationMs])),
   };
-  await context.phase('backup.commit', () => writer.commit(manifest));
+  await context.phase('backup.commit', () =>
+    writer.commit(manifest).catch((error: unknown) => {
+      throw withOutOfSpaceHint(error, repository);
+    }),
+  );
   partial.forget();
   context.logger.info({ backupId, objects: objects.length }, 'backup committed');
   return manifest;
+}
+
+/** A full repository filesystem is the storage's problem, said with where and what to do; the partial backup is removed on the way out. */
+function withOutOfSpaceHint(error: unknown, repository: Repository): unknown {
+  if (!isOutOfSpace(error)) return error;
+  return new RepositoryError(
+    `${errorMessage(error)}. The storage of ${repository.describe()} is full: nothing was committed. ` +
+      'Free space there (`firedrill prune` applies the retention policy), or give the repository a larger filesystem',
+    { cause: error },
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +8,7 @@ import type { DrillRunContext } from './run-context.ts';
 import type { DrillConfig } from '../config/load.ts';
 import type { Manifest, StoredObject, TargetRecord } from '../repository/manifest.ts';
 import { HashingStream, hashFile } from '../pipeline/hashing.ts';
-import { AbortedError, ConfigError, FiredrillError, IntegrityError, RepositoryError, RestoreError, errorMessage } from '../errors.ts';
+import { AbortedError, ConfigError, FiredrillError, IntegrityError, RepositoryError, RestoreError, SandboxError, errorMessage, isOutOfSpace } from '../errors.ts';
 import { DecodeError, decodeObjectToFile } from '../pipeline/object-codec.ts';
 import { recipientsOfIdentity } from '../pipeline/encryption.ts';
 import { existingObjectOf } from './existing-backup.ts';
@@ -45,11 +46,32 @@ export async function restoreBackup(
   // What a killed run left in the temp dir (decoded backups, a key) goes before this run adds its own.
   await reapWorkDirectories(context.logger);
   const existing = existingObjectOf(manifest);
-  const targets = existing
-    ? [await restoreExisting(context, drill, manifest, repository, sandbox, existing)]
-    : // Every target at once: a database's restore and its files' unpacking overlap, and RTO is the longest, not the sum.
-      await allOrFirstFailure(manifest.targets.map((target) => restoreTarget(context, drill, manifest, repository, sandbox, target)));
-  return { targets, sandbox: targets.find((target) => target.sandbox)?.sandbox };
+  try {
+    const targets = existing
+      ? [await restoreExisting(context, drill, manifest, repository, sandbox, existing)]
+      : // Every target at once: a database's restore and its files' unpacking overlap, and RTO is the longest, not the sum.
+        await allOrFirstFailure(manifest.targets.map((target) => restoreTarget(context, drill, manifest, repository, sandbox, target)));
+    return { targets, sandbox: targets.find((target) => target.sandbox)?.sandbox };
+  } catch (error) {
+    throw withOutOfSpaceHint(error);
+  }
+}
+
+/**
+ * A full disk during a restore is this machine's problem, never the backup's:
+ * an environment error (exit 2) that says which space a restore uses. The
+ * original stays the cause, so the report still names the phase it came from.
+ */
+function withOutOfSpaceHint(error: unknown): unknown {
+  if (!isOutOfSpace(error) || error instanceof AbortedError) return error;
+  // Unpacking files already says which directory filled up and what to do.
+  if (error instanceof SandboxError && errorMessage(error).includes('TMPDIR')) return error;
+  return new SandboxError(
+    `${errorMessage(error)}\nA filesystem this restore writes to is full. TMPDIR (${tmpdir()}) holds fetched backups, work files and local sandboxes ` +
+      '(unless sandboxes.<name>.directory puts them elsewhere); a restore needs about the backup\'s size plus the restored data\'s. ' +
+      'Free space there, or point TMPDIR or the sandbox directory at a larger filesystem.',
+    { cause: error },
+  );
 }
 
 /** Phase names carry the target's name when a backup has several, so each target's timings stay apart. */

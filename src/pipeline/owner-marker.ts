@@ -73,14 +73,33 @@ export async function keepMarker(path: string, extra: Record<string, unknown> = 
 export async function readMarker(
   path: string,
   options: { graceMs?: number } = {},
-): Promise<{ owner: (Partial<OwnerMarker> & Record<string, unknown>) | undefined; abandoned: boolean }> {
+): Promise<{ owner: (Partial<OwnerMarker> & Record<string, unknown>) | undefined; abandoned: boolean; silentMs: number }> {
   const owner = await readFile(path, 'utf8').then(
     (text) => JSON.parse(text) as Partial<OwnerMarker> & Record<string, unknown>,
     () => undefined,
   );
   const written = (await stat(path).catch(() => undefined))?.mtimeMs;
-  if (!owner || written === undefined) return { owner, abandoned: false };
-  return { owner, abandoned: await isAbandoned(owner, Date.now() - written, options) };
+  if (!owner || written === undefined) return { owner, abandoned: false, silentMs: 0 };
+  const silentMs = Date.now() - written;
+  return { owner, abandoned: await isAbandoned(owner, silentMs, options), silentMs };
+}
+
+/**
+ * Why an incomplete backup is, or is not yet, debris, as `backups` and
+ * `repair` say it. A writer that provably died here is named as such, with
+ * when repair will take its backup, so nobody waits for a run that is gone.
+ */
+export async function describeIncomplete(owner: Partial<OwnerMarker> | undefined, silentMs: number, abandoned: boolean): Promise<string> {
+  if (abandoned) return 'left behind by a firedrill process that no longer runs';
+  if (owner?.pid === undefined) return 'no manifest';
+  if (await ownerIsGone(owner)) {
+    const waitSeconds = Math.max(1, Math.ceil((ABANDONED_BY_DEAD_OWNER_AFTER_MS - silentMs) / 1000));
+    return (
+      `left behind by pid ${owner.pid} on this machine, which no longer runs; ` +
+      `repair removes it once it has been silent for ${ABANDONED_BY_DEAD_OWNER_AFTER_MS / 60_000} minutes (in ${waitSeconds}s)`
+    );
+  }
+  return `being written by pid ${owner.pid} on ${owner.hostname ?? 'another machine'}`;
 }
 
 /**

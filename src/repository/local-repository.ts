@@ -10,7 +10,7 @@ import { RepositoryError, errorMessage } from '../errors.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
-import { keepMarker, readMarker } from '../pipeline/owner-marker.ts';
+import { describeIncomplete, keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 import { DurableFileWriter } from './durable-file.ts';
 import { writeFileAtomically } from '../atomic-file.ts';
 import { mapLimited } from '../concurrency.ts';
@@ -134,12 +134,12 @@ export class LocalRepository implements Repository {
       if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') {
         return { backupId, status: 'invalid', problem: errorMessage(error), modifiedAt };
       }
-      const { owner, abandoned } = await readMarker(join(directory, IN_PROGRESS_FILE));
+      const { owner, abandoned, silentMs } = await readMarker(join(directory, IN_PROGRESS_FILE));
       return {
         backupId,
         status: 'incomplete',
         abandoned,
-        problem: abandoned ? 'left behind by a firedrill process that no longer runs' : owner ? `being written by pid ${owner.pid} on ${owner.hostname}` : 'no manifest',
+        problem: await describeIncomplete(owner, silentMs, abandoned),
         modifiedAt,
       };
     }

@@ -10,7 +10,7 @@ import { mapLimited } from '../concurrency.ts';
 import { isId } from '../drill/ids.ts';
 import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
-import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
+import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, describeIncomplete, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
 import { createS3Client, isNotFound, loadS3Sdk, s3Failure, type S3Sdk } from './s3-client.ts';
 
 const MiB = 1024 * 1024;
@@ -216,11 +216,7 @@ export class S3Repository implements Repository {
       backupId,
       status: 'incomplete',
       abandoned,
-      problem: abandoned
-        ? 'left behind by a firedrill process that no longer runs'
-        : owner?.pid !== undefined
-          ? `being written by pid ${owner.pid} on ${owner.hostname ?? 'another machine'}`
-          : 'no manifest',
+      problem: await describeIncomplete(owner, silentMs, abandoned),
       modifiedAt: new Date(newest),
     };
   }

@@ -89,7 +89,7 @@ export class DockerSandbox implements Sandbox {
     const settings = { ...THROWAWAY_SETTINGS, ...this.#config.settings };
     const command = ['postgres', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${String(value)}`]), ...(this.#config.args ?? [])];
 
-    const probe = new SqlProbe(user, password, context.signal);
+    const probe = new SqlProbe(user, password, context.signal, `sandboxes.${this.name}.startTimeout`);
     let containerId: string | undefined;
     const removal = context.releasers.add(`sandbox container (${image})`, async () => {
       if (containerId) await removeContainer(client, containerId);
@@ -115,7 +115,7 @@ export class DockerSandbox implements Sandbox {
     } catch (error) {
       await removal.release();
       throwIfAborted(context.signal);
-      if (error instanceof SandboxError) throw error;
+      if (error instanceof SandboxError) throw new SandboxError(`sandbox "${this.name}" (${image}): ${error.message}`, { cause: error });
       const imageSetting = options.image ? 'restore.image' : `sandboxes.${this.name}.image`;
       const why = await explainStartFailure(client, error, { image, imageSetting, pull: this.#config.pull, pullSetting: `sandboxes.${this.name}.pull` });
       throw new SandboxError(`sandbox "${this.name}": ${why}`, { cause: error });
@@ -176,13 +176,15 @@ class SqlProbe extends OwnWaitStrategy {
   readonly #user: string;
   readonly #password: Secret;
   readonly #signal: AbortSignal;
+  readonly #timeoutSetting: string;
   server: { version: string; major: number } | undefined;
 
-  constructor(user: string, password: Secret, signal: AbortSignal) {
+  constructor(user: string, password: Secret, signal: AbortSignal, timeoutSetting: string) {
     super();
     this.#user = user;
     this.#password = password;
     this.#signal = signal;
+    this.#timeoutSetting = timeoutSetting;
   }
 
   async waitUntilReady(container: Dockerode.Container, boundPorts: BoundPorts): Promise<void> {
@@ -202,6 +204,7 @@ class SqlProbe extends OwnWaitStrategy {
         return state.Running ? undefined : `the container exited (status ${state.ExitCode}) before PostgreSQL accepted connections`;
       },
       lastWords: async () => `its log ends with:\n${await logTail(container)}`,
+      timeoutSetting: this.#timeoutSetting,
     });
   }
 }

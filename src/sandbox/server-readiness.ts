@@ -22,6 +22,8 @@ export async function waitUntilAnswering(
     whyGone: () => Promise<string | undefined>;
     /** `its log ends with: ...`, for messages. */
     lastWords: () => Promise<string>;
+    /** The setting that gives the server more time (`sandboxes.local.startTimeout`), named when the time is up. */
+    timeoutSetting?: string;
   },
 ): Promise<{ version: string; major: number }> {
   const deadline = Date.now() + options.timeoutMs;
@@ -46,7 +48,9 @@ export async function waitUntilAnswering(
     }
     await sleep(100);
   }
+  // Never ready is the environment's failure, not the backup's: say what to look at and which knob gives more time.
+  const more = options.timeoutSetting ? `\nIf the server is only slow to start, raise ${options.timeoutSetting}; if it never starts, the log above says why.` : '';
   throw new SandboxError(
-    `PostgreSQL did not accept connections within ${Math.round(options.timeoutMs / 1000)}s (last error: ${errorMessage(lastError)}); ${await options.lastWords()}`,
+    `PostgreSQL did not accept connections within ${Math.round(options.timeoutMs / 1000)}s (last error: ${errorMessage(lastError)}); ${await options.lastWords()}${more}`,
   );
 }

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ageKeygen } from '../support/canaries.ts';
 import { startS3Peer, type S3Peer } from '../support/s3.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
@@ -29,8 +30,8 @@ let other: { key: string; recipient: string };
 beforeAll(async () => {
   peer = await startS3Peer();
   s3 = new S3Client(peer.clientConfig);
-  identity = await ageKeygen();
-  other = await ageKeygen();
+  identity = ageKeygen();
+  other = ageKeygen();
 });
 afterAll(async () => {
   s3?.destroy();
@@ -202,54 +203,6 @@ describe('an s3 repository with zstd and age', () => {
     expect(everything).not.toContain(canary);
   });
 
-  it('refuses to start a dump when the bucket denies writes, naming the action, bucket and key', async () => {
-    const env = await prepare();
-    peer.denyWrites(true);
-    try {
-      const result = await context.workspace.run(['run', 'orders', '--json'], env);
-      expect(result.code).toBe(2);
-      const report = JSON.parse(result.stdout) as Report;
-      expect(report.error?.message).toMatch(/^PutObject on s3:\/\/backups\/firedrill\/orders\/\.write-test-[0-9a-f]+ failed \(AccessDenied, HTTP 403\)/);
-      expect(report.error?.message).toContain('allow s3:PutObject');
-      expect(report.phases.map((phase) => phase.name)).not.toContain('backup.dump');
-    } finally {
-      peer.denyWrites(false);
-    }
-  });
-
-  it('commits nothing when the S3 peer goes down mid-upload, and repair aborts the upload it left while earlier backups stay', async () => {
-    // A database big enough that its upload takes several 5 MiB parts: random text barely compresses.
-    await createSourceDatabase(
-      context.source,
-      'big',
-      "create table blobs as select g as id, string_agg(md5(random()::text), '') as body from generate_series(1, 6000) g, generate_series(1, 120) part group by g",
-    ).catch(() => undefined);
-    const bigDrill = drillFile({ checks: '  - { name: rows, type: sql, query: "select count(*) from blobs", expect: { min: 1 } }' }).replace('url: ${SOURCE_URL}', 'url: ${BIG_URL}');
-    const env = { ...(await prepare({ drill: bigDrill, prefix: 'crash/' })), BIG_URL: context.source.url.replace(/\/[^/?]+(\?|$)/, '/big$1') };
-    const earlier = JSON.parse((await context.workspace.run(['run', 'orders', '--json'], env)).stdout) as Report;
-    expect(earlier.status).toBe('passed');
-
-    const running = context.workspace.start(['run', 'orders', '--json'], env);
-    await waitUntil(async () => (await peer.openUploads()).some((upload) => upload.parts > 0), 'the first uploaded part');
-    await peer.stop();
-    const result = await running.result;
-    await peer.start();
-    expect(result.code).toBe(2);
-    const report = JSON.parse(result.stdout) as Report;
-    expect(report.error?.message).toMatch(/on s3:\/\/backups\/crash\/orders\/[0-9TZ-]+[0-9a-f]+\/source\.pgdump\.zst\.age failed/);
-
-    const listed = JSON.parse((await context.workspace.run(['backups', 'orders', '--json'], env)).stdout) as { id: string; status: string }[];
-    expect(listed.filter((entry) => entry.status === 'complete').map((entry) => entry.id)).toEqual([earlier.backup?.id]);
-    // The crashed writer's marker last spoke ten minutes ago (the peer keeps LastModified as file times).
-    await ageObjects(join(peer.directory, 'backups'), 10 * 60_000, earlier.backup?.id as string);
-    const repaired = await context.workspace.run(['repair', 'orders'], env);
-    expect(repaired.code).toBe(0);
-    expect(repaired.stdout).toMatch(/removed incomplete backup/);
-    expect(await peer.openUploads()).toEqual([]);
-    const after = JSON.parse((await context.workspace.run(['backups', 'orders', '--json'], env)).stdout) as { id: string; status: string }[];
-    expect(after.map((entry) => [entry.id, entry.status])).toEqual([[earlier.backup?.id, 'complete']]);
-    expect((await context.workspace.run(['run', 'orders', '--from-backup', earlier.backup?.id as string], env)).code).toBe(0);
-  });
 });
 
 describe('a drill of backups made elsewhere (backup.existing)', () => {
@@ -391,18 +344,6 @@ describe('a drill of backups made elsewhere (backup.existing)', () => {
   });
 });
 
-async function ageKeygen(): Promise<{ key: string; recipient: string }> {
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('age-keygen', [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`age-keygen exited with ${code}`))));
-  });
-  const recipient = /public key: (age1[0-9a-z]+)/.exec(output)?.[1];
-  if (!recipient) throw new Error(`age-keygen printed no public key: ${output}`);
-  return { key: output, recipient };
-}
 
 /** Runs commands as a shell pipeline would (argument arrays, no shell), failing on any non-zero exit. */
 async function pipeProcesses(commands: [string, string[]][], env: Record<string, string>): Promise<void> {
@@ -427,20 +368,4 @@ async function pipeProcesses(commands: [string, string[]][], env: Record<string,
   if (failures.length > 0) throw new Error(failures.join('\n'));
 }
 
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
-/** Sets every file under `directory` (but those of `except`) back by `ageMs`, as if the objects were written that long ago. */
-async function ageObjects(directory: string, ageMs: number, except: string): Promise<void> {
-  const when = new Date(Date.now() - ageMs);
-  for (const entry of await readdir(directory, { recursive: true })) {
-    if (entry.includes(except)) continue;
-    const path = join(directory, entry);
-    if ((await stat(path)).isFile()) await utimes(path, when, when);
-  }
-}

@@ -1,11 +1,12 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { once } from 'node:events';
-import { readdir, readFile, rm, stat, mkdtemp } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, mkdtemp, utimes } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canary } from './canaries.ts';
 
 /**
  * A real S3 protocol peer for tests: s3rver (a Koa app storing objects on the
@@ -44,6 +45,7 @@ interface FilesystemStore {
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   getBucket(bucket: string): Promise<unknown>;
   putBucket(bucket: string): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
 }
 interface S3rverApp {
   /** Koa's middleware array: composed on every `callback()`, so entries put in front before listening run first. */
@@ -89,6 +91,13 @@ export interface S3Peer {
    * (form upload, DeleteObjects). Reads, CreateBucket, DeleteObject and AbortMultipartUpload still work.
    */
   denyWrites(deny: boolean): void;
+  /**
+   * While set, called with the key of every object GET (not listings) before the peer answers it:
+   * a test can change the bucket between a client's listing and its download.
+   */
+  beforeObjectRead(hook: ((key: string) => Promise<void>) | undefined): void;
+  /** Removes an object as DeleteObject would, without a request. */
+  deleteObject(key: string): Promise<void>;
   /** Multipart uploads of the bucket that are neither completed nor aborted, with how many parts have arrived. */
   openUploads(): Promise<{ key: string; uploadId: string; parts: number }[]>;
 }
@@ -99,7 +108,12 @@ export async function startS3Peer(options: S3PeerOptions = {}): Promise<S3Peer> 
   // address/port are only used by s3rver's own run(), which is not used: listening happens below.
   const app = new S3rver({ directory, silent: true, address: HOST, port: 0 });
   let writesDenied = false;
-  app.middleware.unshift(denyWritesMiddleware(() => writesDenied), multipartShims(app.store));
+  let readHook: ((key: string) => Promise<void>) | undefined;
+  app.middleware.unshift(denyWritesMiddleware(() => writesDenied), multipartShims(app.store), async (ctx, next) => {
+    const { bucket: requested, key } = parsePath(ctx.path);
+    if (readHook && ctx.method === 'GET' && requested !== '' && key !== '') await readHook(key);
+    return next();
+  });
   for (const name of [bucket, ...(options.extraBuckets ?? [])]) await app.store.putBucket(name);
 
   let server: Server | undefined;
@@ -139,7 +153,8 @@ export async function startS3Peer(options: S3PeerOptions = {}): Promise<S3Peer> 
 
   const endpoint = `http://${HOST}:${port}`;
   const accessKeyId = 'S3RVER';
-  const secretAccessKey = 'S3RVER';
+  // s3rver does not check signatures: any secret key works, so a planted canary is used for real.
+  const secretAccessKey = canary('the S3 secret access key');
   return {
     endpoint,
     port,
@@ -169,6 +184,12 @@ export async function startS3Peer(options: S3PeerOptions = {}): Promise<S3Peer> 
     },
     denyWrites(deny: boolean) {
       writesDenied = deny;
+    },
+    beforeObjectRead(hook) {
+      readHook = hook;
+    },
+    async deleteObject(key: string) {
+      await app.store.deleteObject(bucket, key);
     },
     async openUploads() {
       const directory = app.store.getResourcePath(bucket, undefined, 'uploads');
@@ -282,4 +303,14 @@ async function listUploads(directory: string): Promise<{ key: string; uploadId: 
     }),
   );
   return uploads.filter((upload) => upload !== undefined);
+}
+
+/** Sets every file under `directory` (but those of `except`) back by `ageMs`, as if the objects were written that long ago. */
+export async function ageObjects(directory: string, ageMs: number, except: string): Promise<void> {
+  const when = new Date(Date.now() - ageMs);
+  for (const entry of await readdir(directory, { recursive: true })) {
+    if (entry.includes(except)) continue;
+    const path = join(directory, entry);
+    if ((await stat(path)).isFile()) await utimes(path, when, when);
+  }
 }

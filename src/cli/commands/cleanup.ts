@@ -21,7 +21,9 @@ export async function cleanupCommand(flags: CleanupFlags, global: GlobalOptions,
   // What is removed is printed below: the reaper's own warnings would say it twice.
   const { runner, logger } = await openSession(global, { resolveSecrets: false, defaultLogLevel: 'error' });
   const removed = await removeLeftovers(runner, logger, { olderThanMs });
+  for (const directory of removed.clusters) output.out(`removed local cluster ${directory} (its server stopped)`);
   output.out(`local clusters: removed ${removed.clusters.length}`);
+  for (const directory of removed.workFiles) output.out(`removed work files ${directory}`);
   output.out(`work files: removed ${removed.workFiles.length}`);
   if (removed.containers === undefined) {
     output.out(`containers: skipped (${removed.containerSkip})`);

@@ -29,6 +29,10 @@ export async function repairCommand(names: string[], global: GlobalOptions, outp
       for (const problem of result.problems) output.err(`firedrill: ${drill.name}: ${problem}`);
       failed ||= result.problems.length > 0;
       output.out(`${drill.name}: ${result.removed.length} incomplete backup(s) removed, ${result.abortedUploads.length} upload(s) aborted in ${repository.describe()}`);
+      // Say what was left and why: a backup still being written, or one whose dead writer is not yet silent long enough.
+      for (const entry of await repository.listBackups(drill.name)) {
+        if (entry.status === 'incomplete') output.out(`${drill.name}: kept incomplete backup ${entry.backupId}: ${entry.problem ?? 'no manifest'}`);
+      }
     } catch (error) {
       output.err(`firedrill: ${drill.name}: ${errorMessage(error)}`);
       failed = true;

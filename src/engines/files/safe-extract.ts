@@ -3,7 +3,7 @@ import { lstat, mkdir, open, symlink, utimes, type FileHandle } from 'node:fs/pr
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Extract } from 'tar-stream';
-import { IntegrityError, RestoreError, errorMessage } from '../../errors.ts';
+import { IntegrityError, RestoreError, SandboxError, errorMessage } from '../../errors.ts';
 
 /**
  * Unpacks a files target's tar archive into an empty directory, refusing
@@ -119,7 +119,9 @@ function explainUnpackFailure(error: unknown, name: string, state: ExtractState)
       : code === 'EACCES' || code === 'EPERM'
         ? `; firedrill must be able to write in ${state.directory} (TMPDIR)`
         : '';
-  return new RestoreError(`cannot unpack "${name}" of ${state.what} into ${state.directory}: ${errorMessage(error)}${hint}`, { cause: error });
+  // Space and permissions are this machine's, not the backup's: an environment error.
+  const Kind = hint ? SandboxError : RestoreError;
+  return new Kind(`cannot unpack "${name}" of ${state.what} into ${state.directory}: ${errorMessage(error)}${hint}`, { cause: error });
 }
 
 /** The name's components; absolute names, `..`, NUL bytes and empty names are refused. */

@@ -3,6 +3,7 @@ import type { ObjectSink, RunContext } from '../../interfaces.ts';
 import type { StoredObject, TargetRecord } from '../../repository/manifest.ts';
 import { AbortedError, BackupError, FiredrillError, errorMessage } from '../../errors.ts';
 import { onAbort } from '../../abort.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { describeConnection, libpqEnvironment, type PostgresConnection } from './postgres-connection.ts';
 import { majorFromVersionNumber } from './postgres-tools.ts';
 import { pickDumpTool, type DumpTool } from './dump-tool.ts';
@@ -79,7 +80,7 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
     // The same error object travels on, so the report can name the phase it came out of.
     if (error instanceof AbortedError) throw error;
     if (context.signal.aborted) throw new AbortedError();
-    throw asBackupError(error, where);
+    throw withLockTimeoutHint(asBackupError(error, where), target);
   } finally {
     stopOnAbort();
     closeOnStop();
@@ -87,6 +88,23 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
     await closeSessions.release();
     await closeControl.release();
   }
+}
+
+/**
+ * A lock timeout (SQLSTATE 55P03, from firedrill's session or pg_dump's) says
+ * only "canceling statement due to lock timeout": add what it means and what
+ * to do, since the fix is a setting of the drill or a word with whoever holds
+ * the lock, not the backup.
+ */
+function withLockTimeoutHint(error: Error, target: PostgresTarget): Error {
+  if (!/lock timeout/.test(error.message) && (error.cause as { code?: string } | undefined)?.code !== '55P03') return error;
+  const waited = formatDuration(target.backup.lockWaitTimeoutMs);
+  return new BackupError(
+    `${error.message}. A table stayed locked longer than backup.lockWaitTimeout (${waited}) allows: another session holds a conflicting lock ` +
+      `(ALTER TABLE, TRUNCATE, VACUUM FULL, REINDEX, LOCK TABLE; see pg_locks on the source). Run the drill again once it is released, ` +
+      `or raise backup.lockWaitTimeout in ${target.configuredIn}`,
+    { cause: error },
+  );
 }
 
 /** What the source said, as a BackupError that names the source: `internal` stays reserved for firedrill's own bugs. */
