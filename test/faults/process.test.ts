@@ -1,10 +1,11 @@
-import { readdir } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DRILL, reportOf, useFaultScene } from '../support/fault-scene.ts';
 import { ageObjects } from '../support/s3.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
-import { processesMentioning } from '../support/workspace.ts';
+import { listFiles, processesMentioning } from '../support/workspace.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -33,14 +34,14 @@ async function startUntil(logged: string, what: string): Promise<ReturnType<type
 
 let bigUrl: string | undefined;
 
-async function bigDrill(): Promise<void> {
+async function bigDrill(backup?: string): Promise<void> {
   // A database big enough that its upload takes several 5 MiB parts: random text barely compresses.
   bigUrl ??= await createSourceDatabase(
     scene.source,
     'big',
     "create table blobs as select g as id, string_agg(md5(random()::text), '') as body from generate_series(1, 6000) g, generate_series(1, 120) part group by g",
   );
-  await scene.writeDrill(drillFile({ checks: '  - { name: rows, type: sql, query: "select count(*) from blobs", expect: { min: 1 } }' }).replace('url: ${SOURCE_URL}', `url: ${bigUrl}`));
+  await scene.writeDrill(drillFile({ backup, checks: '  - { name: rows, type: sql, query: "select count(*) from blobs", expect: { min: 1 } }' }).replace('url: ${SOURCE_URL}', `url: ${bigUrl}`));
 }
 
 describe('firedrill killed', () => {
@@ -70,6 +71,31 @@ describe('firedrill killed', () => {
     expect((await scene.backups()).map((entry) => [entry.id, entry.status])).toEqual([[scene.earlier.id, 'complete']]);
     // No pg_dump of the killed run is still reading the source.
     await waitFor(async () => (await processesMentioning('pg_dump')).filter((line) => line.includes('127.0.0.1')).length === 0, 'pg_dump to end', 10_000);
+  });
+
+  it('SIGKILL during a dump into a local repository: never listed as complete; its processes end; repair removes it', async () => {
+    const config = join(scene.workspace.directory, 'config/firedrill.yaml');
+    await writeFile(config, `defaults: { repository: offsite }\n${(await readFile(config, 'utf8')).replace('repositories:\n', 'repositories:\n  nearby: { type: local, path: ./var/nearby }\n')}`);
+    await bigDrill('{ repository: nearby }');
+    const running = await startUntil('"phase":"backup.dump","msg":"phase started"', 'the dump to start');
+    const drillDirectory = join(scene.workspace.directory, 'var/nearby', DRILL);
+    // Some of the dump is on disk: pg_dump | zstd write the object file themselves.
+    await waitFor(async () => (await listFiles(drillDirectory)).some((file) => file.includes('source.pgdump') && statSync(file).size > 0), 'dump bytes on disk');
+    running.child.kill('SIGKILL');
+    await running.result;
+
+    const listed = JSON.parse((await scene.cli(['backups', DRILL, '--json'])).stdout) as { id: string; status: string; problem?: string }[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.status).toBe('incomplete');
+    // What the killed run started ends by itself: its pipeline's reader is gone (or it finishes a file no manifest will name).
+    await waitFor(async () => (await processesMentioning(drillDirectory)).length === 0 && (await processesMentioning('pg_dump')).every((line) => !line.includes('--snapshot')), 'the dump pipeline to end', 60_000);
+
+    // Three minutes of silence later (the marker's time set back), repair removes it.
+    await ageFiles(drillDirectory, 3 * 60_000);
+    const repaired = await scene.cli(['repair', DRILL]);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toContain(`removed incomplete backup ${listed[0]?.id}`);
+    expect(await readdir(drillDirectory)).toEqual([]);
   });
 
   it('SIGKILL during the restore: the sandbox it left is removed by `firedrill cleanup`', async () => {
@@ -121,3 +147,12 @@ describe('firedrill killed', () => {
     expect(await scene.peer.openUploads()).toEqual([]);
   });
 });
+
+/** Sets every file and directory below `directory` back by `ageMs`, as if last written that long ago. */
+async function ageFiles(directory: string, ageMs: number): Promise<void> {
+  const when = new Date(Date.now() - ageMs);
+  for (const entry of await readdir(directory, { recursive: true })) {
+    const path = join(directory, entry);
+    if ((await stat(path)).isFile()) await utimes(path, when, when);
+  }
+}
