@@ -7,7 +7,7 @@ import { currentOwner, describeIncomplete } from '../../../src/pipeline/owner-ma
 /** A pid that provably ran here and is gone: a child that has exited. */
 function deadPid(): number {
   const child = spawnSync('true');
-  return child.pid as number;
+  return child.pid;
 }
 
 describe('describeIncomplete', () => {
