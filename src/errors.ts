@@ -99,14 +99,16 @@ export function errorMessage(error: unknown): string {
 
 /**
  * True when `error`, or one of its causes, is a full filesystem or quota:
- * Node's ENOSPC/EDQUOT, or a child's words for them (zstd, pg_restore, initdb).
+ * Node's ENOSPC/EDQUOT, or a child's words for them (zstd, pg_restore, initdb and
+ * the PostgreSQL server's "Check free disk space").
  * Never the backup's fault: callers say which filesystem and what to do.
  */
 export function isOutOfSpace(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current !== undefined && depth < 8; current = (current as { cause?: unknown }).cause, depth++) {
+  for (let current: unknown = error, depth = 0; current !== undefined && current !== null && depth < 8; current = (current as { cause?: unknown }).cause, depth++) {
     const code = (current as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-    if (/No space left on device|Disk quota exceeded/i.test(errorMessage(current))) return true;
+    // PostgreSQL's own: a short write ends in "HINT: Check free disk space." without the errno text.
+    if (/No space left on device|Disk quota exceeded|Check free disk space/i.test(errorMessage(current))) return true;
   }
   return false;
 }

@@ -19,6 +19,14 @@ process.on('uncaughtException', (error) => {
   }
 });
 
+// Node ends a process whose top-level await can never settle (nothing left to wait for) with status 13. That is a
+// bug of firedrill's, never a drill's verdict: said, and exit 2, as the exit codes promise.
+process.on('exit', (status) => {
+  if (status !== 13) return;
+  process.stderr.write('firedrill: internal error: the command stopped with work still pending and nothing left to wait for; please report it\n');
+  process.exitCode = EXIT.ERROR;
+});
+
 const code = await main(process.argv);
 process.exitCode = code;
 // Everything firedrill starts is released before main() returns, so the process ends by itself. Should a

@@ -165,7 +165,7 @@ export async function loadRunnerConfig(path: string | undefined, options: LoadOp
 
 export interface LoadedDrills {
   drills: DrillConfig[];
-  /** Problems per drill name (the file name when the name itself is unreadable). */
+  /** Problems per drill name (the file's path when the name is unreadable or invalid). */
   problems: Map<string, ConfigProblem[]>;
   directory: string;
 }
@@ -231,8 +231,8 @@ export async function loadDrills(directory: string | undefined, runner: RunnerCo
     if (firstFile) found.push({ file: loaded.file, path: input.name === undefined ? '' : 'name', message: `drill name "${name}" is also used by ${firstFile}` });
     else filesByName.set(name, loaded.file);
     if (found.length > 0 || !loaded.value) {
-      // An invalid name (`../x`, `a; rm -rf`) never becomes a key anything is found by: the file's name does.
-      addProblems(NAME_PATTERN.test(name) ? name : fallbackName, found);
+      // An invalid name (`../x`, `a; rm -rf`) is never a key: the file's path is, which no drill name can equal.
+      addProblems(NAME_PATTERN.test(name) ? name : loaded.file, found);
       continue;
     }
     const drill = loaded.value;

@@ -10,7 +10,7 @@ import { followWrittenFile } from '../pipeline/follow-file.ts';
 import type { ChainToFile } from '../pipeline/child-stage.ts';
 import { onAbort } from '../abort.ts';
 import { engineFor } from '../engines/registry.ts';
-import { BackupError, FiredrillError, IntegrityError, RepositoryError, UsageError, errorMessage, isOutOfSpace } from '../errors.ts';
+import { BackupError, FiredrillError, IntegrityError, RepositoryError, SandboxError, UsageError, errorMessage, isOutOfSpace } from '../errors.ts';
 import { ByteCounter, checkEncoding, encodedByProcesses, encodedIntoFile, encodingRecord, encodingSuffix, encodingStages, type ObjectEncodingRecord, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { FIREDRILL_VERSION } from '../version.ts';
 import { drillTargets } from './targets.ts';
@@ -83,7 +83,8 @@ export async function takeBackup(context: DrillRunContext, drill: DrillConfig, r
 
 /** A full repository filesystem is the storage's problem, said with where and what to do; the partial backup is removed on the way out. */
 function withOutOfSpaceHint(error: unknown, repository: Repository): unknown {
-  if (!isOutOfSpace(error)) return error;
+  // An environment error already says which filesystem filled up (the files engine's index in TMPDIR).
+  if (!isOutOfSpace(error) || error instanceof SandboxError) return error;
   return new RepositoryError(
     `${errorMessage(error)}. The storage of ${repository.describe()} is full: nothing was committed. ` +
       'Free space there (`firedrill prune` applies the retention policy), or give the repository a larger filesystem',

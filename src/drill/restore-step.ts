@@ -63,13 +63,14 @@ export async function restoreBackup(
  * original stays the cause, so the report still names the phase it came from.
  */
 function withOutOfSpaceHint(error: unknown): unknown {
-  if (!isOutOfSpace(error) || error instanceof AbortedError) return error;
+  // An integrity or abort verdict stands, whatever words it quotes.
+  if (!isOutOfSpace(error) || error instanceof AbortedError || error instanceof IntegrityError) return error;
   // Unpacking files already says which directory filled up and what to do.
   if (error instanceof SandboxError && errorMessage(error).includes('TMPDIR')) return error;
   return new SandboxError(
     `${errorMessage(error)}\nA filesystem this restore writes to is full. TMPDIR (${tmpdir()}) holds fetched backups, work files and local sandboxes ` +
-      '(unless sandboxes.<name>.directory puts them elsewhere); a restore needs about the backup\'s size plus the restored data\'s. ' +
-      'Free space there, or point TMPDIR or the sandbox directory at a larger filesystem.',
+      '(unless sandboxes.<name>.directory puts them elsewhere); a Docker sandbox\'s data is in the Docker engine\'s storage (see docker system df). ' +
+      'A restore needs about the backup\'s size plus the restored data\'s. Free space there, or point TMPDIR or the sandbox directory at a larger filesystem.',
     { cause: error },
   );
 }

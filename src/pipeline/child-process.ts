@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Releasers } from '../drill/releasers.ts';
 import { onAbort } from '../abort.ts';
@@ -32,6 +32,17 @@ export interface SpawnOptions {
    * the group when the child exits is killed too.
    */
   ownProcessGroup?: boolean;
+  /**
+   * The child is killed (SIGKILL) by the kernel when firedrill dies, however it
+   * dies: for work that must not go on alone after a SIGKILL or an OOM kill of
+   * firedrill (pg_dump | zstd | age writing straight into a backup file would
+   * otherwise finish the whole dump, holding locks on the source and filling
+   * the repository for a backup no manifest will name). Linux's
+   * PR_SET_PDEATHSIG, set by util-linux's setpriv before it execs the command;
+   * where there is no setpriv the child is spawned as it is, and the kills of
+   * abort and releasers still apply.
+   */
+  dieWithParent?: boolean;
 }
 
 export interface ChildProcessHandle {
@@ -85,7 +96,10 @@ export function childEnvironment(extra: Record<string, string> = {}): NodeJS.Pro
 export function spawnChild(command: string, args: string[], options: SpawnOptions = {}): ChildProcessHandle {
   const label = command.split('/').at(-1) ?? command;
   const stderrMode = options.stderr ?? 'pipe';
-  const child = spawn(command, args, {
+  // setpriv execs the command in its own process: the pid, the exit status and the signals are the command's.
+  const setpriv = options.dieWithParent ? pdeathsigLauncher() : undefined;
+  const [program, programArgs] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+  const child = spawn(program, programArgs, {
     cwd: options.cwd,
     env: childEnvironment(options.env),
     uid: options.uid,
@@ -129,6 +143,10 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
       const reason = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found` : spawnError.message;
       throw new ChildProcessError(label, null, null, reason, { cause: spawnError });
     }
+    // Through setpriv, a command that cannot be run is setpriv's exit status 127: said as a direct spawn would say it.
+    if (setpriv && code === 127 && stderr.includes('setpriv: failed to execute')) {
+      throw new ChildProcessError(label, null, null, /No such file/.test(stderr) ? `${command} not found` : stderr.trim());
+    }
     if (code !== 0) throw new ChildProcessError(label, code, signal, stderr);
   });
   // Callers may only await `succeeded` after other work; an early failure must not be an unhandled rejection.
@@ -156,6 +174,26 @@ export function spawnChild(command: string, args: string[], options: SpawnOption
     stderrTail: () => stderr,
     kill,
   };
+}
+
+let launcher: string | null | undefined;
+
+/** The path of a setpriv that knows --pdeathsig, or undefined (not Linux, no util-linux); looked up once. */
+function pdeathsigLauncher(): string | undefined {
+  if (launcher === undefined) {
+    launcher = null;
+    if (process.platform === 'linux') {
+      for (const directory of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+        const candidate = `${directory}/setpriv`;
+        const help = spawnSync(candidate, ['--help'], { encoding: 'utf8', timeout: 5_000 });
+        if (help.status === 0 && help.stdout.includes('--pdeathsig')) {
+          launcher = candidate;
+          break;
+        }
+      }
+    }
+  }
+  return launcher ?? undefined;
 }
 
 /** Runs a command to completion and returns its stdout (for short outputs like `--version`). */

@@ -10,7 +10,7 @@ import { spawnChild, type ChildProcessHandle, type SpawnOptions } from './child-
  * short, well-formed-looking output. Destroying the stage kills the child.
  */
 export function childStage(command: string, args: string[], options: Omit<SpawnOptions, 'stdin' | 'stdout'> = {}): Duplex {
-  return new ChildProcessStage(spawnChild(command, args, { ...options, stdin: 'pipe', stdout: 'pipe' }));
+  return new ChildProcessStage(spawnChild(command, args, { ...options, stdin: 'pipe', stdout: 'pipe', dieWithParent: true }));
 }
 
 class ChildProcessStage extends Duplex {
@@ -83,7 +83,7 @@ export function processChain(input: Readable, commands: { command: string; args:
   const children: ChildProcessHandle[] = [];
   let previous = input;
   for (const { command, args } of commands) {
-    const child = spawnChild(command, args, { stdin: previous, stdout: 'pipe' });
+    const child = spawnChild(command, args, { stdin: previous, stdout: 'pipe', dieWithParent: true });
     children.push(child);
     // The child holds its own copy of the pipe: Node's must not read from it.
     previous.destroy();
@@ -155,7 +155,7 @@ export function processChainToFile(
   let previous = input;
   commands.forEach(({ command, args }, index) => {
     const last = index === commands.length - 1;
-    const child = spawnChild(command, args, { stdin: previous, stdout: last ? fd : 'pipe', signal: options.signal });
+    const child = spawnChild(command, args, { stdin: previous, stdout: last ? fd : 'pipe', signal: options.signal, dieWithParent: true });
     children.push(child);
     // The child holds its own copy of the pipe: Node's must not read from it.
     if (previous !== 'pipe') previous.destroy();

@@ -6,9 +6,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
-import { RepositoryError, errorMessage } from '../errors.ts';
+import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
-import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
+import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, deletedWhileReading, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { describeIncomplete, keepMarker, readMarker } from '../pipeline/owner-marker.ts';
 import { DurableFileWriter } from './durable-file.ts';
@@ -164,7 +164,15 @@ export class LocalRepository implements Repository {
   }
 
   async readObject(drill: string, backupId: string, objectName: string): Promise<Readable> {
-    return openForReading(this.#objectPath(drill, backupId, objectName));
+    const path = this.#objectPath(drill, backupId, objectName);
+    try {
+      return await openForReading(path);
+    } catch (error) {
+      if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw error;
+      const manifestThere = await stat(join(this.#drillDirectory(drill), backupId, MANIFEST_FILE)).then(() => true, () => false);
+      if (!manifestThere) throw deletedWhileReading(drill, backupId, this.describe(), error);
+      throw new IntegrityError(`object ${objectName} of backup ${backupId} is missing from ${this.describe()} (${path}); the backup is damaged`, { cause: error });
+    }
   }
 
   localObjectPath(drill: string, backupId: string, objectName: string): string {

@@ -52,3 +52,16 @@ export function parseManifest(text: string, where: string): Manifest {
   }
   return result.data;
 }
+
+/**
+ * A backup that disappeared, manifest and all, between being chosen and being
+ * read: deleted by retention or a prune elsewhere. An infrastructure error
+ * (exit 2), not a damaged backup: nothing says it was bad.
+ */
+export function deletedWhileReading(drill: string, backupId: string, repository: string, cause: unknown): RepositoryError {
+  return new RepositoryError(
+    `backup ${backupId} of drill "${drill}" was deleted from ${repository} while this run was reading it (retention or a prune on another machine?); ` +
+      'nothing was restored, and nothing says the backup was bad. Run the drill again to drill another backup',
+    { cause },
+  );
+}

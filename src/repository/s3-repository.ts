@@ -3,17 +3,19 @@ import { Readable } from 'node:stream';
 import type { PutObjectCommandInput, S3Client, _Object } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { BackupEntry, BackupWriter, ForeignObject, RepairResult, Repository, StoredRunResult } from '../interfaces.ts';
-import { IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
+import { AbortedError, IntegrityError, RepositoryError, errorMessage } from '../errors.ts';
 import { secretSchema, timeoutSchema } from '../config/common.ts';
 import { MANIFEST_FILE, serializeManifest, type Manifest } from './manifest.ts';
 import { mapLimited } from '../concurrency.ts';
 import { isId } from '../drill/ids.ts';
-import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, parseManifest, parseRunResult } from './repository-names.ts';
+import { RUN_RESULTS_DIRECTORY, assertSafeName, isBackupId, deletedWhileReading, parseManifest, parseRunResult } from './repository-names.ts';
 import { checkCompressionLevel, storageEncodingFields, type StorageEncoding } from '../pipeline/object-codec.ts';
 import { ABANDONED_WITHOUT_MARKER_AFTER_MS, HEARTBEAT_MS, currentOwner, describeIncomplete, isAbandoned, type OwnerMarker } from '../pipeline/owner-marker.ts';
 import { createS3Client, isNotFound, loadS3Sdk, s3Failure, type S3Sdk } from './s3-client.ts';
 
 const MiB = 1024 * 1024;
+/** How long a stopped run waits for lib-storage to stop an upload before it aborts the upload itself. */
+const UPLOAD_ABORT_GRACE_MS = 5_000;
 /** Who writes a backup, rewritten every minute: its LastModified (the server's clock) is the heartbeat. */
 const IN_PROGRESS_OBJECT = '.in-progress';
 
@@ -246,6 +248,9 @@ export class S3Repository implements Repository {
       return await this.#getStream(key);
     } catch (error) {
       if (isNotFound(error)) {
+        // Its manifest gone too: the whole backup was deleted after this run chose it (retention elsewhere), which says nothing bad of it.
+        const manifestKey = `${this.#drillPrefix(drill)}${backupId}/${MANIFEST_FILE}`;
+        if (!(await this.#exists(manifestKey).catch(() => true))) throw deletedWhileReading(drill, backupId, this.describe(), error);
         throw new IntegrityError(`object ${objectName} of backup ${backupId} is missing from ${this.describe()} (s3://${this.#config.bucket}/${key}); the backup is damaged`, {
           cause: error,
         });
@@ -325,15 +330,25 @@ export class S3Repository implements Repository {
       queueSize: this.#config.queueSize,
       leavePartsOnError: false,
     });
-    const onAbort = () => void upload.abort().catch(() => undefined);
+    // lib-storage's done() can stay pending after abort() (a part whose body never ends; aws-sdk-js-v3#6426). A stopped
+    // run must not wait on it: a moment after the abort it gives up, and the upload is aborted by id below.
+    let givingUp: NodeJS.Timeout | undefined;
+    let giveUp: (reason: Error) => void = () => undefined;
+    const gaveUp = new Promise<never>((_resolve, reject) => (giveUp = reject));
+    gaveUp.catch(() => undefined);
+    const onAbort = () => {
+      void upload.abort().catch(() => undefined);
+      givingUp = setTimeout(() => giveUp(new AbortedError('the upload did not stop when asked; abandoned')), UPLOAD_ABORT_GRACE_MS);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await upload.done();
+      await Promise.race([upload.done(), gaveUp]);
     } catch (error) {
       if (upload.uploadId) await this.abortUpload(key, upload.uploadId).catch(() => undefined);
       if (signal.aborted) throw error;
       throw s3Failure(upload.uploadId ? 'UploadPart' : 'PutObject', this.#config.bucket, key, error, this.describe());
     } finally {
+      clearTimeout(givingUp);
       signal.removeEventListener('abort', onAbort);
     }
   }

@@ -42,6 +42,8 @@ export interface LocalClusterOptions {
   superuserPassword?: Secret;
   settings?: Record<string, string>;
   startTimeoutMs?: number;
+  /** The setting behind startTimeoutMs (`sandboxes.local.startTimeout`), named when the server is not ready in time. */
+  startTimeoutSetting?: string;
   /** Recorded in the marker file, so leftovers can be traced to a run. */
   owner: { runId: string; drill: string };
   logger: Logger;
@@ -134,6 +136,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
           signal: options.signal,
           whyGone: () => Promise.resolve(exited ? 'PostgreSQL exited while starting' : undefined),
           lastWords: async () => `its log (${logPath}) ends with:\n${await logTail(logPath)}`,
+          timeoutSetting: options.startTimeoutSetting,
         }));
         break;
       } catch (error) {

@@ -62,6 +62,7 @@ export class LocalSandbox implements Sandbox {
       listen: 'socket',
       settings: Object.fromEntries(Object.entries(this.#config.settings ?? {}).map(([name, value]) => [name, String(value)])),
       startTimeoutMs: this.#config.startTimeout,
+      startTimeoutSetting: `sandboxes.${this.name}.startTimeout`,
       owner: { runId: context.runId, drill: context.drillName },
       logger: context.logger,
       signal: context.signal,
@@ -78,7 +79,7 @@ export class LocalSandbox implements Sandbox {
       stageFile: (path) => Promise.resolve(path),
       runTool: async (tool, args, options) => {
         const env = libpqEnvironment(cluster.connection(options.database));
-        await spawnChild(join(binDir, tool), args, { env, signal: options.signal, releasers: options.releasers, stdout: 'ignore' }).succeeded;
+        await spawnChild(join(binDir, tool), args, { env, signal: options.signal, releasers: options.releasers, stdout: 'ignore', dieWithParent: true }).succeeded;
       },
       stop: () => cluster.stop(),
     };

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -22,36 +24,43 @@ const scene = useFaultScene();
 const canMount = process.getuid?.() === 0 && tryMount();
 
 function tryMount(): boolean {
-  const probe = `/tmp/firedrill-tmpfs-probe-${process.pid}`;
+  const probe = mkdtempSync(join(tmpdir(), 'firedrill-tmpfs-probe-'));
   try {
-    execFileSync('mkdir', ['-p', probe]);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
     execFileSync('umount', [probe]);
     return true;
   } catch {
     return false;
   } finally {
-    execFileSync('rmdir', [probe]);
+    rmSync(probe, { recursive: true, force: true });
   }
 }
 
-/** Mounts a tmpfs of `size` on `directory` for the length of `body`. */
+/** Mounts a tmpfs of `size` on `directory` for the length of `body`; a failure of `body` is never hidden by the unmount. */
 async function withTmpfs<T>(directory: string, size: string, body: () => Promise<T>): Promise<T> {
   await mkdir(directory, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=1777`, 'tmpfs', directory]);
   try {
     return await body();
   } finally {
-    execFileSync('umount', [directory]);
+    try {
+      execFileSync('umount', [directory], { stdio: 'pipe' });
+    } catch {
+      // Busy (something left running on it, which the test reports): detach it now, gone once the last user is.
+      execFileSync('umount', ['--lazy', directory]);
+    }
   }
 }
 
+let bigUrl: string | undefined;
+
 async function bigDrillUrl(): Promise<string> {
-  return createSourceDatabase(
+  bigUrl ??= await createSourceDatabase(
     scene.source,
     'big',
     "create table blobs as select g as id, string_agg(md5(random()::text), '') as body from generate_series(1, 12000) g, generate_series(1, 120) part group by g",
-  ).catch(() => scene.source.url.replace(/\/shop$/, '/big'));
+  );
+  return bigUrl;
 }
 
 const BIG_CHECK = '  - { name: rows, type: sql, query: "select count(*) from blobs", expect: { min: 1 } }';
@@ -80,15 +89,37 @@ describeNeeding(
       });
     });
 
-    it('in TMPDIR during a restore: an environment error saying TMPDIR is full, not a bad backup; the sandbox removed', async () => {
-      await scene.writeDrill(drillFile({ checks: BIG_CHECK }).replace('url: ${SOURCE_URL}', `url: ${await bigDrillUrl()}`));
-      await withTmpfs(scene.workspace.temporary, '80m', async () => {
+    it('in TMPDIR during a files backup (its file index): an environment error naming TMPDIR, not the repository; nothing committed', async () => {
+      const tree = join(scene.workspace.directory, 'tree');
+      for (let directory = 0; directory < 20; directory++) {
+        await mkdir(join(tree, `directory-with-a-long-name-${directory}`), { recursive: true });
+        for (let file = 0; file < 200; file++) await writeFile(join(tree, `directory-with-a-long-name-${directory}`, `file-with-a-long-name-${file}.txt`), '');
+      }
+      await scene.writeDrill([`source: { type: files, paths: [${JSON.stringify(tree)}] }`, 'restore: { sandbox: local }', 'checks:', '  - { name: intact, type: files }', ''].join('\n'));
+      await withTmpfs(scene.workspace.temporary, '256k', async () => {
         const result = await scene.drill();
         expect(result.code).toBe(2);
         const report = reportOf(result);
         expect(report.status).toBe('error');
         expect(report.error?.kind).toBe('sandbox');
-        expect(report.error?.message).toMatch(/No space left on device/);
+        expect(report.error?.message).toMatch(/No space left on device|ENOSPC/);
+        expect(report.error?.message).toContain('TMPDIR is full: firedrill keeps the index of every file there while it archives');
+        expect(report.error?.message).not.toContain('The storage of');
+        expect(report.backup).toBeUndefined();
+        expect(await readdir(scene.workspace.temporary)).toEqual([]);
+      });
+      expect((await scene.backups()).filter((entry) => entry.status !== 'complete' || entry.id !== scene.earlier.id)).toEqual([]);
+    });
+
+    it('in TMPDIR during a restore: an environment error saying TMPDIR is full, not a bad backup; the sandbox removed', async () => {
+      // Room for the fetched backup, not for the sandbox's cluster: the restore runs out of space where it always begins.
+      await withTmpfs(scene.workspace.temporary, '20m', async () => {
+        const result = await scene.drill();
+        expect(result.code).toBe(2);
+        const report = reportOf(result);
+        expect(report.status).toBe('error');
+        expect(report.error?.kind).toBe('sandbox');
+        expect(report.error?.message).toMatch(/No space left on device|Check free disk space/);
         expect(report.error?.message).toContain(`A filesystem this restore writes to is full. TMPDIR (${scene.workspace.temporary}) holds`);
         // The backup was made before the restore and is complete: the restore's environment failed, not the backup.
         expect(report.backup?.id).toBeDefined();

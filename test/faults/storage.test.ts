@@ -100,6 +100,28 @@ describe('storage faults', () => {
     }
   });
 
+  it('a whole backup deleted between listing and download (retention elsewhere): an infrastructure error, not a damaged backup', async () => {
+    const second = reportOf(await scene.drill());
+    expect(second.status).toBe('passed');
+    const prefix = `${scene.prefix}${DRILL}/${second.backup?.id}/`;
+    scene.peer.beforeObjectRead(async (key) => {
+      if (key === `${prefix}source.pgdump.zst.age`) {
+        for (const name of ['manifest.json', 'source.pgdump.zst.age']) await scene.peer.deleteObject(`${prefix}${name}`);
+      }
+    });
+    try {
+      const result = await scene.drill(['--from-backup', 'latest']);
+      expect(result.code).toBe(2);
+      const report = reportOf(result);
+      expect(report.status).toBe('error');
+      expect(report.error?.kind).toBe('repository');
+      expect(report.error?.message).toContain(`backup ${second.backup?.id} of drill "orders" was deleted from s3 repository "offsite"`);
+      expect(report.error?.message).toContain('while this run was reading it (retention or a prune on another machine?); nothing was restored');
+    } finally {
+      scene.peer.beforeObjectRead(undefined);
+    }
+  });
+
   it('a manifest that is not valid JSON: the backup is listed as invalid, and drilling it fails instead of falling back to an older one', async () => {
     const second = reportOf(await scene.drill());
     expect(second.status).toBe('passed');

@@ -21,10 +21,14 @@ export function useWorkspace(environment: () => Record<string, string> = () => (
     context.workspace = await createWorkspace(environment());
   });
   afterEach(async () => {
-    // Pass or fail: nothing of firedrill's may be left behind, and no planted secret may have come out.
-    expect(await context.workspace.leftovers()).toEqual({ temporaryEntries: [], processes: [], containers: [] });
-    expect(await context.workspace.leaks()).toEqual([]);
-    await context.workspace.remove();
+    // Pass or fail: nothing of firedrill's may be left behind, and no planted secret may have come out. Both are
+    // looked at (one failing does not hide the other), and the workspace goes either way.
+    try {
+      const found = { leftovers: await context.workspace.leftovers(), leaks: await context.workspace.leaks() };
+      expect(found).toEqual({ leftovers: { temporaryEntries: [], processes: [], containers: [] }, leaks: [] });
+    } finally {
+      await context.workspace.remove();
+    }
   });
   return context;
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import tar, { type Header, type Pack } from 'tar-stream';
 import type { ObjectSink, RunContext } from '../../interfaces.ts';
 import type { TargetRecord } from '../../repository/manifest.ts';
-import { AbortedError, BackupError, FiredrillError, errorMessage } from '../../errors.ts';
+import { AbortedError, BackupError, FiredrillError, SandboxError, errorMessage, isOutOfSpace } from '../../errors.ts';
 import { createWorkDirectory } from '../../pipeline/work-directory.ts';
 import { readOrSkip, walkFiles, type WalkEntry, type WalkWarning } from './file-walk.ts';
 import { serializeIndexEntry, type FileIndexEntry } from './file-index.ts';
@@ -78,9 +78,11 @@ export async function backupFiles(context: RunContext, targetName: string, targe
     });
     const [produced, stored] = await Promise.allSettled([producing, storing]);
     // The walk's own error (a file that cannot be read) explains why storing stopped, not the other way round.
-    if (produced.status === 'rejected') throw describe(produced.reason, context, target);
+    if (produced.status === 'rejected') throw describe(produced.reason, context, target, work.path);
     if (stored.status === 'rejected') throw stored.reason;
-    await index.close();
+    await index.close().catch((error: unknown) => {
+      throw describe(error, context, target, work.path);
+    });
     const storedIndex = await sink.write(`${targetName}.files.jsonl`, createReadStream(indexPath));
 
     const metadata: FilesMetadata = {
@@ -102,9 +104,18 @@ export async function backupFiles(context: RunContext, targetName: string, targe
   }
 }
 
-function describe(error: unknown, context: RunContext, target: FilesTarget): unknown {
+function describe(error: unknown, context: RunContext, target: FilesTarget, workPath: string): unknown {
   if (context.signal.aborted) return new AbortedError(undefined, { cause: error });
   if (error instanceof FiredrillError) return error;
+  // The only thing the walk itself writes is the index, in TMPDIR: a full disk there is this machine's, not the repository's.
+  if (isOutOfSpace(error)) {
+    return new SandboxError(
+      `backing up ${target.paths.join(', ')} failed: ${errorMessage(error)} writing the file index in ${workPath}. ` +
+        'TMPDIR is full: firedrill keeps the index of every file there while it archives (about 200 bytes a file). ' +
+        'Free space there, or point TMPDIR at a larger filesystem',
+      { cause: error },
+    );
+  }
   return new BackupError(`backing up ${target.paths.join(', ')} failed: ${errorMessage(error)}`, { cause: error });
 }
 

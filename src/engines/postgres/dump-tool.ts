@@ -57,7 +57,7 @@ function hostTool(context: RunContext, tool: InstalledTool): DumpTool {
     version: tool.version,
     major: tool.major,
     path: tool.path,
-    run: (args, env, signal) => spawnChild(tool.path, args, { env, signal, releasers: context.releasers }),
+    run: (args, env, signal) => spawnChild(tool.path, args, { env, signal, releasers: context.releasers, dieWithParent: true }),
     release: () => Promise.resolve(),
   };
 }

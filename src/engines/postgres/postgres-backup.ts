@@ -91,13 +91,20 @@ export async function backupPostgres(context: RunContext, targetName: string, ta
 }
 
 /**
- * A lock timeout (SQLSTATE 55P03, from firedrill's session or pg_dump's) says
- * only "canceling statement due to lock timeout": add what it means and what
- * to do, since the fix is a setting of the drill or a word with whoever holds
- * the lock, not the backup.
+ * A table lock that did not come in time says only "canceling statement due
+ * to lock timeout" (SQLSTATE 55P03, firedrill's sessions, which run with
+ * lock_timeout) or, from pg_dump, "... due to statement timeout" on its LOCK
+ * TABLE (pg_dump bounds its lock wait with statement_timeout; firedrill's
+ * own sessions run without one). Add what it means and what to do: the fix
+ * is a setting of the drill or a word with whoever holds the lock.
  */
-function withLockTimeoutHint(error: Error, target: PostgresTarget): Error {
-  if (!/lock timeout/.test(error.message) && (error.cause as { code?: string } | undefined)?.code !== '55P03') return error;
+export function withLockTimeoutHint(error: Error, target: Pick<PostgresTarget, 'backup' | 'configuredIn'>): Error {
+  if (!(error instanceof BackupError)) return error;
+  const lockWait =
+    (error.cause as { code?: string } | undefined)?.code === '55P03' ||
+    /\bcanceling statement due to lock timeout\b/.test(error.message) ||
+    (/\bcanceling statement due to statement timeout\b/.test(error.message) && /\bLOCK TABLE\b/.test(error.message));
+  if (!lockWait) return error;
   const waited = formatDuration(target.backup.lockWaitTimeoutMs);
   return new BackupError(
     `${error.message}. A table stayed locked longer than backup.lockWaitTimeout (${waited}) allows: another session holds a conflicting lock ` +

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChildProcessError, runToCompletion, spawnChild } from '../../../src/pipeline/child-process.ts';
 import { Releasers } from '../../../src/drill/releasers.ts';
@@ -55,5 +58,50 @@ describe('spawnChild', () => {
     const quick = spawnChild('true', [], { releasers });
     await quick.succeeded;
     expect(releasers.size).toBe(0);
+  });
+});
+
+/**
+ * A Node process (standing in for firedrill) that spawns `sleep` through
+ * spawnChild and prints its pid; the test then kills that Node process with
+ * SIGKILL, as the OOM killer would, and looks at the sleep.
+ */
+async function orphanAfterSigkill(dieWithParent: boolean): Promise<{ pid: number; alive: () => boolean }> {
+  const module = resolve(import.meta.dirname, '../../../src/pipeline/child-process.ts');
+  const script = `import { spawnChild } from ${JSON.stringify(module)};
+const child = spawnChild('sleep', ['30'], { dieWithParent: ${dieWithParent} });
+child.process.once('spawn', () => console.log(child.process.pid));
+setInterval(() => {}, 1000);`;
+  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+  const pid = Number(line.toString().trim());
+  parent.kill('SIGKILL');
+  await once(parent, 'close');
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return { pid, alive };
+}
+
+describe('spawnChild with dieWithParent', () => {
+  it('takes the child down with its parent when the parent is killed with SIGKILL (Linux, setpriv)', async () => {
+    const orphan = await orphanAfterSigkill(true);
+    for (let waited = 0; orphan.alive() && waited < 3_000; waited += 50) await new Promise((done) => setTimeout(done, 50));
+    expect(orphan.alive()).toBe(false);
+  });
+
+  it('is what makes the difference: without it, the child outlives a killed parent', async () => {
+    const orphan = await orphanAfterSigkill(false);
+    await new Promise((done) => setTimeout(done, 500));
+    try {
+      expect(orphan.alive()).toBe(true);
+    } finally {
+      process.kill(orphan.pid, 'SIGKILL');
+    }
   });
 });
