@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ageKeygen } from '../support/canaries.ts';
-import { startS3Peer, type S3Peer } from '../support/s3.ts';
+import { s3RepositoryYaml, startS3Peer, type S3Peer } from '../support/s3.ts';
 import { createSourceDatabase, drillFile } from '../support/source-database.ts';
 import { useSourceDatabase } from '../support/lifecycle.ts';
 import { listFiles, processesMentioning } from '../support/workspace.ts';
@@ -41,22 +41,7 @@ afterAll(async () => {
 function runnerConfig(options: { recipient?: string; extra?: string; prefix?: string } = {}): string {
   return [
     'repositories:',
-    '  offsite:',
-    '    type: s3',
-    '    bucket: backups',
-    `    prefix: ${options.prefix ?? 'firedrill/'}`,
-    '    endpoint: ${S3_ENDPOINT}',
-    '    forcePathStyle: true',
-    '    accessKeyId: { env: S3_ACCESS_KEY_ID }',
-    '    secretAccessKey: { env: S3_SECRET_ACCESS_KEY }',
-    // s3rver stores aws-chunked stream bodies with their framing (see test/support/s3.ts): as with other S3-compatible stores.
-    '    checksums: when_required',
-    '    partSize: 5',
-    '    maxAttempts: 2',
-    '    compression: zstd',
-    '    encryption:',
-    `      recipients: [${options.recipient ?? identity.recipient}]`,
-    '      identity: { file: age-key.txt }',
+    ...s3RepositoryYaml({ name: 'offsite', bucket: 'backups', prefix: options.prefix ?? 'firedrill/', recipient: options.recipient ?? identity.recipient }),
     options.extra ?? '',
     '',
   ].join('\n');

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { ageKeygen, canary, secretsIn } from './canaries.ts';
 import { useSourceDatabase, type SourceContext } from './lifecycle.ts';
-import { startS3Peer, type S3Peer } from './s3.ts';
+import { s3RepositoryYaml, startS3Peer, type S3Peer } from './s3.ts';
 import { drillFile } from './source-database.ts';
 import type { CliResult } from './workspace.ts';
 import type { Report } from '../../src/report/report.ts';
@@ -144,20 +144,7 @@ export function useFaultScene(): FaultScene {
       'config/firedrill.yaml',
       [
         'repositories:',
-        '  offsite:',
-        '    type: s3',
-        `    bucket: ${scene.peer.bucket}`,
-        `    prefix: ${scene.prefix}`,
-        '    endpoint: ${S3_ENDPOINT}',
-        '    forcePathStyle: true',
-        '    accessKeyId: { env: S3_ACCESS_KEY_ID }',
-        '    secretAccessKey: { env: S3_SECRET_ACCESS_KEY }',
-        // s3rver stores aws-chunked stream bodies with their framing (see test/support/s3.ts).
-        '    checksums: when_required',
-        '    partSize: 5',
-        '    maxAttempts: 2',
-        '    compression: zstd',
-        `    encryption: { recipients: [${identity.recipient}], identity: { file: age-key.txt } }`,
+        ...s3RepositoryYaml({ name: 'offsite', bucket: scene.peer.bucket, prefix: scene.prefix, recipient: identity.recipient }),
         `smtp: { url: "smtp://127.0.0.1:${smtpPort}", from: "firedrill <firedrill@example.com>", user: alerts, password: { env: SMTP_PASSWORD }, timeout: 10s, tls: { requireTLS: false } }`,
         '',
       ].join('\n'),

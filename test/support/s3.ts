@@ -314,3 +314,28 @@ export async function ageObjects(directory: string, ageMs: number, except: strin
     if ((await stat(path)).isFile()) await utimes(path, when, when);
   }
 }
+
+/**
+ * An S3 repository on a test peer, as YAML lines for `repositories:` (two
+ * spaces in): endpoint and keys from S3_ENDPOINT, S3_ACCESS_KEY_ID and
+ * S3_SECRET_ACCESS_KEY, zstd, and age encryption to `recipient` with the
+ * identity in age-key.txt.
+ */
+export function s3RepositoryYaml(options: { name: string; bucket: string; prefix: string; recipient: string }): string[] {
+  return [
+    `  ${options.name}:`,
+    '    type: s3',
+    `    bucket: ${options.bucket}`,
+    `    prefix: ${options.prefix}`,
+    '    endpoint: ${S3_ENDPOINT}',
+    '    forcePathStyle: true',
+    '    accessKeyId: { env: S3_ACCESS_KEY_ID }',
+    '    secretAccessKey: { env: S3_SECRET_ACCESS_KEY }',
+    // s3rver stores aws-chunked stream bodies with their framing (see the top of this file), as other S3-compatible stores do.
+    '    checksums: when_required',
+    '    partSize: 5',
+    '    maxAttempts: 2',
+    '    compression: zstd',
+    `    encryption: { recipients: [${options.recipient}], identity: { file: age-key.txt } }`,
+  ];
+}
