@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { reportOf, useFaultScene } from '../support/fault-scene.ts';
 import { SANDBOX_IMAGE, describeWithDocker } from '../support/docker.ts';
 import { drillFile } from '../support/source-database.ts';
@@ -21,6 +21,10 @@ describeWithDocker('restore faults', () => {
   beforeAll(() => {
     // Built from the local image: no registry is needed.
     execFileSync('docker', ['build', '--quiet', '--tag', NEVER_READY, '-'], { input: `FROM ${SANDBOX_IMAGE}\nENTRYPOINT ["/bin/sh", "-c", "exec sleep infinity", "--"]\n`, stdio: 'pipe' });
+  });
+  afterAll(() => {
+    // The image is this file's own: it goes with it (its base layers are postgres's and stay).
+    execFileSync('docker', ['rmi', '--force', NEVER_READY], { stdio: 'pipe' });
   });
 
   it('a sandbox that never becomes ready: an environment error after restore startTimeout, the backup not blamed, the container removed', async () => {
